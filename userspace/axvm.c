@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * axvm: the command-line launcher for /dev/axvm.
+ *
+ *   axvm info                 what the module offers
+ *   axvm run --image FILE ... run a raw image on one vCPU
+ *
+ * The guest sees a minimal machine: RAM at [0, --mem), a write-only
+ * COM1 whose output goes to our stdout, an "exit port" whose value
+ * becomes our exit status, and hypercall 0 as a second way to exit.
+ * Everything the guest does beyond that stops the run with a
+ * diagnostic: this is a test launcher, not an emulator.
+ *
+ * Exit status (also in --help; scripts and selftests rely on it):
+ *   0..255  the value the guest wrote to the exit port (or passed to
+ *           hypercall 0), & 0xff; 0 as well when the guest halts
+ *   1       host error: no /dev/axvm, an ioctl failed, I/O error
+ *   2       usage error or refused input (bad flag or value, missing
+ *           or too large image); or a guest exit the launcher cannot
+ *           handle (MMIO, unknown port, FAIL_ENTRY, INTERNAL_ERROR...)
+ *   3       the guest triple-faulted (AXVM_EXIT_SHUTDOWN)
+ *   130     SIGINT, 143 SIGTERM (128 + signal, as shells report it)
+ * A guest can of course also write 1, 2 or 3 to the exit port: scripts
+ * that need to tell them apart look at stderr, where the launcher
+ * always says why it stopped unless the guest chose the status.
+ *
+ * All launcher messages go to stderr, prefixed "axvm: "; stdout carries
+ * only the guest's serial output.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libaxvm.h"
+
+#define EXIT_HOST_ERROR		1
+#define EXIT_USAGE		2
+#define EXIT_GUEST_ERROR	2
+#define EXIT_TRIPLE_FAULT	3
+#define EXIT_SIGNAL_BASE	128
+
+/* Returned by exit handlers that want the vCPU to run again. */
+#define KEEP_RUNNING		(-1)
+
+/*
+ * Guest devices. The exit port works like QEMU's isa-debug-exit at the
+ * same port, except that the status is the value itself rather than
+ * (value << 1) | 1: a guest writes 0 to mean success.
+ */
+#define EXIT_PORT		0xf4
+#define COM1_BASE		0x3f8
+#define COM1_PORTS		8
+#define COM1_THR		0	/* transmit holding register (write) */
+#define COM1_DLM		1	/* divisor latch high, when DLAB */
+#define COM1_LCR		3	/* line control register */
+#define COM1_LSR		5	/* line status register */
+#define LCR_DLAB		0x80	/* ports 0/1 address the divisor */
+#define LSR_THR_EMPTY		0x60	/* THRE | TEMT: ready to send */
+#define HYPERCALL_EXIT		0	/* args[0] is the exit status */
+
+#define DEFAULT_LOAD		0x100000ULL
+#define DEFAULT_MEM		(16ULL << 20)
+#define SIZE_2M			(2ULL << 20)
+#define SIZE_4G			(4ULL << 30)
+
+static const char *progname = "axvm";
+
+/* Set by the SIGINT/SIGTERM handler, read by the run loop. */
+static volatile sig_atomic_t stop_signal;
+
+struct run_options {
+	const char *image;
+	uint64_t load;
+	uint64_t entry;
+	bool entry_given;
+	uint64_t mem;
+	enum axvm_cpu_mode mode;
+};
+
+/* The part of a 16550 the launcher models: only DLAB matters, so that a
+ * guest programming the baud rate does not print its divisor. */
+struct com1 {
+	uint8_t lcr;
+};
+
+struct guest {
+	struct axvm_vm vm;
+	struct axvm_vcpu vcpu;
+	struct axvm_mem ram;
+	struct axvm_x86_layout layout;
+	struct com1 com1;
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Guest output first, so a terminal shows events in the order seen. */
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: axvm info\n"
+"       axvm run --image FILE [--load GPA] [--entry GPA] [--mem SIZE]\n"
+"                [--mode real|protected|long]\n"
+"       axvm help\n"
+"\n"
+"info    print the backend, API version, features and limits of /dev/axvm\n"
+"run     run a raw binary image on one vCPU\n"
+"\n"
+"run options:\n"
+"  -i, --image FILE   raw image to load (required)\n"
+"  -l, --load GPA     guest physical address of the image (default 0x100000)\n"
+"  -e, --entry GPA    where the vCPU starts (default: the load address)\n"
+"  -m, --mem SIZE     guest RAM [0, SIZE), a multiple of 4K (default 16M)\n"
+"  -M, --mode MODE    real, protected or long (default long)\n"
+"  -h, --help         this text\n"
+"Numbers are decimal or 0x-hex, with an optional K, M, G or T suffix.\n"
+"\n"
+"CPU state at entry (stack pointer at the top of RAM):\n"
+"  real       CS:IP = (entry >> 4 & 0xf000):(rest); stack below 1 MiB\n"
+"  protected  flat 32-bit segments, no paging, GDT at 0x1000\n"
+"  long       64-bit, RAM identity-mapped with 2 MiB pages (up to 4 GiB),\n"
+"             GDT at 0x1000, page tables from 0x2000\n"
+"  The image must not overlap [0x1000, 0x1020) (protected, long) or the\n"
+"  page tables (long: 0x2000 + 4 KiB * (2 + GiB mapped)).\n"
+"\n"
+"Guest devices:\n"
+"  port 0x3f8   COM1: bytes written go to stdout; LSR (0x3fd) reads 0x60\n"
+"               (ready to send); LCR reads back; other registers read 0\n"
+"               and ignore writes (divisor writes, with LCR.DLAB, too)\n"
+"  port 0xf4    exit port: OUT of value V ends the run with status V & 0xff\n"
+"  VMMCALL      RAX = 0: ends the run with status RBX & 0xff;\n"
+"               any other RAX: returns -ENOSYS in RAX\n"
+"  HLT          ends the run: \"guest halted\", status 0\n"
+"\n"
+"Exit status:\n"
+"  0-255  the guest's exit port value / hypercall 0 status (0 after HLT)\n"
+"  1      host error: no /dev/axvm, an ioctl failed\n"
+"  2      usage error or refused input; or a guest exit axvm cannot handle\n"
+"         (MMIO, unknown port, FAIL_ENTRY, INTERNAL_ERROR; details on stderr)\n"
+"  3      the guest triple-faulted (SHUTDOWN exit)\n"
+"  130    SIGINT, 143 SIGTERM\n"
+"\n"
+"Examples (the demo guests of userspace/demo/):\n"
+"  axvm run --image hello-long.bin --load 0x100000 --mem 16M\n"
+"  axvm run --image hello-protected.bin --load 0x100000 --mode protected\n"
+"  axvm run --image hello-real.bin --load 0x10000 --mem 1M --mode real\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm info                                                           */
+/* ------------------------------------------------------------------ */
+
+static void print_features(uint64_t features)
+{
+	unsigned int bit;
+
+	printf("%-16s", "features:");
+	if (!features)
+		printf(" none");
+	for (bit = 0; bit < 64; bit++) {
+		uint64_t feature = 1ULL << bit;
+
+		if (!(features & feature))
+			continue;
+		if (strcmp(axvm_feature_name(feature), "unknown"))
+			printf(" %s", axvm_feature_name(feature));
+		else
+			printf(" unknown(bit %u)", bit);
+	}
+	printf("\n");
+}
+
+static void print_caps(int api_version, const struct axvm_caps *caps)
+{
+	printf("%-16s %s\n", "backend:", axvm_backend_name(caps->backend));
+	printf("%-16s %d\n", "api version:", api_version);
+	print_features(caps->features);
+	printf("%-16s %u\n", "max vcpus:", caps->max_vcpus);
+	printf("%-16s %u\n", "max regions:", caps->max_mem_regions);
+	printf("%-16s %u\n", "gpa bits:", caps->gpa_bits);
+	printf("%-16s %u\n", "npt levels:", caps->npt_levels);
+	printf("%-16s %u\n", "asids:", caps->nr_asids);
+	printf("%-16s %u\n", "run size:", caps->run_size);
+}
+
+/* Says what to do when /dev/axvm is missing, the usual first error. */
+static void report_open_error(int err)
+{
+	if (err == -ENOENT)
+		msg("%s: no such device; is axvm.ko loaded?", AXVM_DEV_PATH);
+	else
+		msg("%s: %s", AXVM_DEV_PATH, strerror(-err));
+}
+
+static int open_axvm(void)
+{
+	int fd = axvm_open();
+
+	if (fd < 0)
+		report_open_error(fd);
+	return fd;
+}
+
+/* The library would work with a newer module too, but an API version
+ * this launcher does not know means the ioctls may mean other things. */
+static int check_api_version(int sys_fd)
+{
+	int version = axvm_get_api_version(sys_fd);
+
+	if (version < 0) {
+		msg("AXVM_GET_API_VERSION: %s", strerror(-version));
+		return version;
+	}
+	if (version != AXVM_API_VERSION) {
+		msg("module API version %d, launcher built for %d", version,
+		    AXVM_API_VERSION);
+		return -EPROTO;
+	}
+	return version;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct axvm_caps caps;
+	int sys_fd, version, ret;
+
+	if (argc > 1) {
+		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		msg("info: unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+
+	sys_fd = open_axvm();
+	if (sys_fd < 0)
+		return EXIT_HOST_ERROR;
+	version = check_api_version(sys_fd);
+	ret = version < 0 ? version : axvm_get_caps(sys_fd, &caps);
+	if (version >= 0 && ret < 0)
+		msg("AXVM_GET_CAPS: %s", strerror(-ret));
+	close(sys_fd);
+	if (ret < 0)
+		return EXIT_HOST_ERROR;
+
+	print_caps(version, &caps);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run: options                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Returns 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_number(const char *flag, const char *arg, uint64_t *out)
+{
+	int ret = axvm_parse_size(arg, out);
+
+	if (ret == -ERANGE)
+		msg("%s '%s': too large", flag, arg);
+	else if (ret)
+		msg("%s '%s': not a number (decimal or 0x-hex, optional K/M/G/T)",
+		    flag, arg);
+	return ret ? EXIT_USAGE : 0;
+}
+
+static int parse_mem(const char *arg, uint64_t *mem)
+{
+	if (parse_number("--mem", arg, mem))
+		return EXIT_USAGE;
+	if (*mem == 0 || *mem % AXVM_PAGE_SIZE) {
+		msg("--mem '%s': must be a non-zero multiple of 4 KiB", arg);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int parse_mode(const char *arg, enum axvm_cpu_mode *mode)
+{
+	if (axvm_parse_mode(arg, mode)) {
+		msg("--mode '%s': expected real, protected or long", arg);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int parse_one_option(int opt, const char *arg, struct run_options *o)
+{
+	switch (opt) {
+	case 'i':
+		o->image = arg;
+		return 0;
+	case 'l':
+		return parse_number("--load", arg, &o->load);
+	case 'e':
+		o->entry_given = true;
+		return parse_number("--entry", arg, &o->entry);
+	case 'm':
+		return parse_mem(arg, &o->mem);
+	case 'M':
+		return parse_mode(arg, &o->mode);
+	}
+	return EXIT_USAGE;
+}
+
+/* parse_run_options() result when --help was printed: exit 0. */
+#define HELP_SHOWN	(-1)
+
+/* Returns 0, EXIT_USAGE after a message, or HELP_SHOWN. */
+static int parse_run_options(int argc, char **argv, struct run_options *o)
+{
+	static const struct option longopts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "load",  required_argument, NULL, 'l' },
+		{ "entry", required_argument, NULL, 'e' },
+		{ "mem",   required_argument, NULL, 'm' },
+		{ "mode",  required_argument, NULL, 'M' },
+		{ "help",  no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, ret;
+
+	*o = (struct run_options){
+		.load = DEFAULT_LOAD, .mem = DEFAULT_MEM, .mode = AXVM_MODE_LONG,
+	};
+	opterr = 0;	/* our own messages, naming the flag */
+	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:h", longopts,
+				  NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return HELP_SHOWN;
+		}
+		if (opt == ':') {
+			msg("run: %s needs a value", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (opt == '?') {
+			msg("run: unknown option '%s' (see axvm --help)",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		ret = parse_one_option(opt, optarg, o);
+		if (ret)
+			return ret;
+	}
+	if (optind < argc) {
+		msg("run: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!o->image) {
+		msg("run: --image FILE is required (see axvm --help)");
+		return EXIT_USAGE;
+	}
+	if (!o->entry_given)
+		o->entry = o->load;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run: checking the guest layout before creating anything        */
+/* ------------------------------------------------------------------ */
+
+/* Long mode maps all RAM, rounded up to 2 MiB, up to 4 GiB. */
+static uint64_t identity_map_size(uint64_t mem)
+{
+	uint64_t rounded = (mem + SIZE_2M - 1) & ~(SIZE_2M - 1);
+
+	return rounded < SIZE_4G ? rounded : SIZE_4G;
+}
+
+/* Highest address the initial stack pointer can hold in this mode. */
+static uint64_t stack_top(const struct run_options *o)
+{
+	uint64_t limit = SIZE_4G;
+
+	if (o->mode == AXVM_MODE_REAL)
+		limit = AXVM_X86_REAL_MODE_LIMIT;
+	return o->mem < limit ? o->mem : limit;
+}
+
+static bool overlaps(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len)
+{
+	return a < b + b_len && b < a + a_len;
+}
+
+/* The bytes the mode setup writes into guest memory: [*start, *end). */
+static void setup_footprint(const struct run_options *o,
+			    const struct axvm_x86_layout *layout,
+			    uint64_t *start, uint64_t *end)
+{
+	*start = *end = 0;
+	if (o->mode == AXVM_MODE_REAL)
+		return;
+	*start = layout->gdt_gpa;
+	*end = layout->gdt_gpa + AXVM_X86_GDT_SIZE;
+	if (o->mode == AXVM_MODE_LONG)
+		*end = layout->pml4_gpa + axvm_x86_page_tables_size(layout);
+}
+
+static int check_entry(const struct run_options *o, uint64_t map_size)
+{
+	const char *mode = axvm_mode_name(o->mode);
+
+	if (o->entry >= o->mem) {
+		msg("--entry 0x%" PRIx64 " is outside guest memory (--mem 0x%"
+		    PRIx64 ")", o->entry, o->mem);
+		return EXIT_USAGE;
+	}
+	if ((o->mode == AXVM_MODE_REAL && o->entry >= AXVM_X86_REAL_MODE_LIMIT) ||
+	    (o->mode == AXVM_MODE_PROTECTED && o->entry >= SIZE_4G) ||
+	    (o->mode == AXVM_MODE_LONG && o->entry >= map_size)) {
+		msg("--entry 0x%" PRIx64 " is not reachable in %s mode", o->entry,
+		    mode);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int check_layout(const struct run_options *o, uint64_t image_size,
+			const struct axvm_x86_layout *layout)
+{
+	uint64_t setup_start, setup_end;
+
+	if (image_size > o->mem || o->load > o->mem - image_size) {
+		msg("image %s (%" PRIu64 " bytes) at 0x%" PRIx64
+		    " does not fit in guest memory [0, 0x%" PRIx64 ")",
+		    o->image, image_size, o->load, o->mem);
+		return EXIT_USAGE;
+	}
+	setup_footprint(o, layout, &setup_start, &setup_end);
+	if (setup_end > 0 && setup_end >= stack_top(o)) {
+		msg("--mem 0x%" PRIx64 " too small: %s mode uses [0x%" PRIx64
+		    ", 0x%" PRIx64 ") and needs a stack above it", o->mem,
+		    axvm_mode_name(o->mode), setup_start, setup_end);
+		return EXIT_USAGE;
+	}
+	if (overlaps(o->load, image_size, setup_start,
+		     setup_end - setup_start)) {
+		msg("image at [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps the GDT/"
+		    "page tables of %s mode at [0x%" PRIx64 ", 0x%" PRIx64 ")",
+		    o->load, o->load + image_size, axvm_mode_name(o->mode),
+		    setup_start, setup_end);
+		return EXIT_USAGE;
+	}
+	return check_entry(o, layout->identity_map_size);
+}
+
+/* Opens the image and gets its size; EXIT_USAGE if it is unusable. */
+static int open_image(const char *path, int *fd, uint64_t *size)
+{
+	struct stat st;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		msg("--image %s: %s", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (fstat(*fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		msg("--image %s: not a non-empty regular file", path);
+		close(*fd);
+		*fd = -1;
+		return EXIT_USAGE;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Copies the image through the mmap() of guest RAM. */
+static int load_image(int fd, const char *path, uint64_t size, void *dest)
+{
+	uint64_t done = 0;
+
+	while (done < size) {
+		ssize_t n = read(fd, (char *)dest + done, size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			msg("--image %s: %s", path,
+			    n < 0 ? strerror(errno) : "file shrank while read");
+			return -EIO;
+		}
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run: guest exits                                               */
+/* ------------------------------------------------------------------ */
+
+static void dump_registers(struct axvm_vcpu *vcpu)
+{
+	struct axvm_sregs sregs;
+	struct axvm_regs regs;
+	int ret;
+
+	ret = axvm_vcpu_get_regs(vcpu, &regs);
+	if (!ret)
+		ret = axvm_vcpu_get_sregs(vcpu, &sregs);
+	if (ret) {
+		msg("cannot read guest registers: %s", strerror(-ret));
+		return;
+	}
+	msg("  rip 0x%llx  rsp 0x%llx  rax 0x%llx"
+	    "  rflags 0x%llx", regs.rip, regs.rsp, regs.rax, regs.rflags);
+	msg("  cs 0x%x (base 0x%llx attrib 0x%x)  cr0 0x%llx"
+	    "  cr3 0x%llx  cr4 0x%llx  efer 0x%llx",
+	    sregs.cs.selector, sregs.cs.base, sregs.cs.attrib, sregs.cr0,
+	    sregs.cr3, sregs.cr4, sregs.efer);
+}
+
+static void describe_exit(const struct axvm_run *run)
+{
+	uint32_t i;
+
+	switch (run->exit_reason) {
+	case AXVM_EXIT_IO:
+		msg("  port 0x%x %s width %u data 0x%llx", run->io.port,
+		    run->io.direction == AXVM_IO_OUT ? "out" : "in",
+		    run->io.width, run->io.data);
+		break;
+	case AXVM_EXIT_MMIO:
+		msg("  gpa 0x%llx %s width %u data 0x%llx",
+		    run->mmio.gpa, run->mmio.is_write ? "write" : "read",
+		    run->mmio.width, run->mmio.data);
+		break;
+	case AXVM_EXIT_FAIL_ENTRY:
+		msg("  hw_reason 0x%llx info1 0x%llx",
+		    run->fail_entry.hw_reason, run->fail_entry.info1);
+		break;
+	case AXVM_EXIT_INTERNAL_ERROR:
+		msg("  suberror %u (%s), %u data words",
+		    run->internal.suberror,
+		    axvm_internal_error_name(run->internal.suberror),
+		    run->internal.ndata);
+		for (i = 0; i < run->internal.ndata && i < 8; i++)
+			msg("  data[%u] 0x%llx", i, run->internal.data[i]);
+		break;
+	case AXVM_EXIT_SHUTDOWN:
+	case AXVM_EXIT_HLT:
+		msg("  guest rip 0x%llx", run->guest.rip);
+		break;
+	}
+}
+
+/* Every exit the launcher does not handle ends here. */
+static int stop_on_exit(struct guest *g, const char *why, int status)
+{
+	struct axvm_run *run = g->vcpu.run;
+
+	msg("%s: exit %s (%u) after %llu exits", why,
+	    axvm_exit_name(run->exit_reason), run->exit_reason,
+	    run->exit_count);
+	describe_exit(run);
+	dump_registers(&g->vcpu);
+	return status;
+}
+
+static void serial_putc(uint8_t byte)
+{
+	fputc(byte, stdout);
+	if (byte == '\n')
+		fflush(stdout);
+}
+
+/* COM1 accesses; the run struct's data is what the guest reads. */
+static void com1_access(struct com1 *com1, struct axvm_run *run)
+{
+	unsigned int reg = run->io.port - COM1_BASE;
+	uint8_t value = (uint8_t)run->io.data;
+	bool dlab = com1->lcr & LCR_DLAB;
+
+	if (run->io.direction == AXVM_IO_OUT) {
+		if (reg == COM1_THR && !dlab)
+			serial_putc(value);
+		else if (reg == COM1_LCR)
+			com1->lcr = value;
+		return;		/* IER, FCR, MCR, divisor: ignored */
+	}
+	if (reg == COM1_LSR)
+		run->io.data = LSR_THR_EMPTY;
+	else if (reg == COM1_LCR)
+		run->io.data = com1->lcr;
+	else
+		run->io.data = 0;
+}
+
+static int handle_io(struct guest *g)
+{
+	struct axvm_run *run = g->vcpu.run;
+	uint16_t port = run->io.port;
+
+	if (port == EXIT_PORT && run->io.direction == AXVM_IO_OUT)
+		return (int)(run->io.data & 0xff);
+	if (port >= COM1_BASE && port < COM1_BASE + COM1_PORTS) {
+		com1_access(&g->com1, run);
+		return KEEP_RUNNING;
+	}
+	return stop_on_exit(g, "unhandled port I/O", EXIT_GUEST_ERROR);
+}
+
+static int handle_hypercall(struct guest *g)
+{
+	struct axvm_run *run = g->vcpu.run;
+
+	if (run->hypercall.nr == HYPERCALL_EXIT)
+		return (int)(run->hypercall.args[0] & 0xff);
+	run->hypercall.ret = (uint64_t)-ENOSYS;
+	return KEEP_RUNNING;
+}
+
+/* KEEP_RUNNING, or the launcher's exit status. */
+static int handle_exit(struct guest *g)
+{
+	struct axvm_run *run = g->vcpu.run;
+
+	switch (run->exit_reason) {
+	case AXVM_EXIT_IO:
+		return handle_io(g);
+	case AXVM_EXIT_HYPERCALL:
+		return handle_hypercall(g);
+	case AXVM_EXIT_HLT:
+		msg("guest halted at rip 0x%llx", run->guest.rip);
+		return 0;
+	case AXVM_EXIT_INTR:
+		return KEEP_RUNNING;	/* a signal we do not stop for */
+	case AXVM_EXIT_SHUTDOWN:
+		return stop_on_exit(g, "guest triple fault", EXIT_TRIPLE_FAULT);
+	}
+	return stop_on_exit(g, "unhandled guest exit", EXIT_GUEST_ERROR);
+}
+
+static int signal_status(void)
+{
+	msg("stopped by %s", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	return EXIT_SIGNAL_BASE + stop_signal;
+}
+
+/*
+ * A signal arriving between the stop_signal check and AXVM_RUN is only
+ * seen at the next exit (the ABI has no signal mask for RUN); a second
+ * Ctrl-C then interrupts RUN itself.
+ */
+static int run_vcpu(struct guest *g)
+{
+	int ret, status;
+
+	for (;;) {
+		if (stop_signal)
+			return signal_status();
+		ret = axvm_vcpu_run(&g->vcpu);
+		if (stop_signal)
+			return signal_status();
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			msg("AXVM_RUN: %s", strerror(-ret));
+			dump_registers(&g->vcpu);
+			return EXIT_HOST_ERROR;
+		}
+		status = handle_exit(g);
+		if (status != KEEP_RUNNING)
+			return status;
+	}
+}
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* No SA_RESTART: the signal must make AXVM_RUN return -EINTR. */
+static void install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run: building the VM                                           */
+/* ------------------------------------------------------------------ */
+
+/* Logs which step failed; returns EXIT_HOST_ERROR for convenience. */
+static int host_error(const char *step, int err)
+{
+	msg("%s: %s", step, strerror(-err));
+	return EXIT_HOST_ERROR;
+}
+
+static int create_guest(struct guest *g, const struct run_options *o)
+{
+	int ret;
+
+	ret = axvm_vm_create(&g->vm);
+	if (ret == -ENOENT || ret == -EACCES) {	/* from open() */
+		report_open_error(ret);
+		return EXIT_HOST_ERROR;
+	}
+	if (ret)
+		return host_error("AXVM_CREATE_VM", ret);
+	if (check_api_version(g->vm.sys_fd) < 0)
+		return EXIT_HOST_ERROR;
+
+	ret = axvm_vm_add_memory(&g->vm, 0, o->mem, AXVM_MEM_READ |
+				 AXVM_MEM_WRITE | AXVM_MEM_EXEC, &g->ram);
+	if (ret)
+		return host_error("adding guest memory", ret);
+	ret = axvm_vcpu_create(&g->vm, 0, &g->vcpu);
+	if (ret)
+		return host_error("creating vCPU 0", ret);
+	return 0;
+}
+
+static int start_guest(struct guest *g, const struct run_options *o)
+{
+	int ret;
+
+	ret = axvm_x86_setup_mode(&g->vm, &g->vcpu, o->mode, o->entry,
+				  stack_top(o), &g->layout);
+	if (ret)
+		return host_error("setting up the CPU mode", ret);
+	ret = axvm_vm_finalize(&g->vm);
+	if (ret)
+		return host_error("AXVM_FINALIZE", ret);
+	ret = axvm_vm_boot(&g->vm);
+	if (ret)
+		return host_error("AXVM_BOOT", ret);
+	return 0;
+}
+
+static void destroy_guest(struct guest *g)
+{
+	if (g->vm.fd >= 0)
+		axvm_vm_shutdown(&g->vm);	/* best effort: close frees */
+	axvm_vcpu_destroy(&g->vcpu);
+	axvm_mem_unmap(&g->ram);
+	axvm_vm_destroy(&g->vm);
+}
+
+static int run_image(const struct run_options *o, int image_fd,
+		     uint64_t image_size, struct guest *g)
+{
+	int ret;
+
+	ret = create_guest(g, o);
+	if (ret)
+		return ret;
+	if (load_image(image_fd, o->image, image_size,
+		       (char *)g->ram.hva + o->load))
+		return EXIT_HOST_ERROR;
+	ret = start_guest(g, o);
+	if (ret)
+		return ret;
+	install_signal_handlers();
+	return run_vcpu(g);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_options opts;
+	struct guest guest = {
+		.vm = { .sys_fd = -1, .fd = -1 },
+		.vcpu = { .fd = -1 },
+	};
+	uint64_t image_size;
+	int image_fd, status;
+
+	status = parse_run_options(argc, argv, &opts);
+	if (status)
+		return status == HELP_SHOWN ? 0 : status;
+
+	axvm_x86_default_layout(&guest.layout);
+	guest.layout.identity_map_size = identity_map_size(opts.mem);
+
+	status = open_image(opts.image, &image_fd, &image_size);
+	if (status)
+		return status;
+	status = check_layout(&opts, image_size, &guest.layout);
+	if (!status)
+		status = run_image(&opts, image_fd, image_size, &guest);
+
+	close(image_fd);
+	destroy_guest(&guest);
+	fflush(stdout);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	msg("unknown command '%s' (see axvm --help)", cmd);
+	return EXIT_USAGE;
+}
