@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * axvm: vCPU objects, the vCPU fd and the run loop (the seed's run_vcpu).
+ *
+ * The run loop is arch-neutral: the backend enters the guest once and
+ * says whether the exit was handled, must go to userspace, or was a
+ * nested page fault. Nested page faults on guest memory are handled here
+ * (lazy population); the rest become MMIO exits.
+ *
+ * Kicking: a thread that wants a vCPU out of the guest (shutdown, later
+ * interrupts) changes state first, then IPIs the vCPU's CPU if the vCPU
+ * says it is IN_GUEST. The vCPU publishes IN_GUEST before it re-checks
+ * state with interrupts off, so one of the two always sees the other.
+ * Signals need nothing extra: signal_wake_up() IPIs a running task.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/uaccess.h>
+#include "axvm.h"
+
+static void axvm_kick_ipi(void *unused)
+{
+	/* The interrupt itself made the guest exit; nothing else to do. */
+}
+
+void axvm_vcpu_kick(struct axvm_vcpu *vcpu)
+{
+	int cpu;
+
+	smp_mb();	/* the caller's state change before reading mode */
+	if (atomic_read(&vcpu->mode) != AXVM_VCPU_IN_GUEST)
+		return;
+	cpu = READ_ONCE(vcpu->cpu);
+	if (cpu != raw_smp_processor_id() && cpu_online(cpu))
+		smp_call_function_single(cpu, axvm_kick_ipi, NULL, 0);
+}
+
+/* Fills an exit that carries no data. */
+static void axvm_set_exit(struct axvm_vcpu *vcpu, u32 reason)
+{
+	vcpu->run->exit_reason = reason;
+}
+
+static void axvm_internal_error(struct axvm_vcpu *vcpu, u32 suberror,
+				u64 gpa)
+{
+	struct axvm_run *run = vcpu->run;
+
+	run->exit_reason = AXVM_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = suberror;
+	run->internal.ndata = 1;
+	run->internal.data[0] = gpa;
+}
+
+/*
+ * A nested page fault: guest memory is populated and mapped; anything
+ * else is MMIO for the backend to decode. Returns <0 for a host error.
+ */
+static int axvm_vcpu_handle_npf(struct axvm_vcpu *vcpu,
+				enum axvm_entry_result *res)
+{
+	int ret = axvm_handle_npf(vcpu->vm, vcpu->npf.gpa, vcpu->npf.access);
+
+	switch (ret) {
+	case 0:
+		*res = AXVM_ENTRY_HANDLED;
+		return 0;
+	case -ENOENT:		/* not memory */
+	case -EACCES:		/* write to a read-only region */
+		if (vcpu->npf.access & AXVM_NPF_FETCH) {
+			axvm_internal_error(vcpu, AXVM_INTERNAL_FETCH,
+					    vcpu->npf.gpa);
+			*res = AXVM_ENTRY_USER;
+			return 0;
+		}
+		*res = axvm_arch->vcpu_mmio(vcpu);
+		return 0;
+	case -EPERM:
+		axvm_internal_error(vcpu, AXVM_INTERNAL_EXEC_FAULT,
+				    vcpu->npf.gpa);
+		*res = AXVM_ENTRY_USER;
+		return 0;
+	case -ENOMEM:
+		return ret;	/* RUN fails; the guest can be resumed */
+	default:
+		axvm_internal_error(vcpu, AXVM_INTERNAL_NPT, vcpu->npf.gpa);
+		*res = AXVM_ENTRY_USER;
+		return 0;
+	}
+}
+
+static int axvm_vcpu_run_loop(struct axvm_vcpu *vcpu)
+{
+	enum axvm_entry_result res;
+	int ret;
+
+	axvm_arch->vcpu_complete_user_exit(vcpu);
+	for (;;) {
+		if (READ_ONCE(vcpu->vm->state) != AXVM_VM_RUNNING) {
+			axvm_set_exit(vcpu, AXVM_EXIT_STOPPED);
+			return 0;
+		}
+		if (signal_pending(current)) {
+			axvm_set_exit(vcpu, AXVM_EXIT_INTR);
+			return -EINTR;
+		}
+		cond_resched();
+
+		res = axvm_arch->vcpu_enter(vcpu);
+		vcpu->run->exit_count++;
+		if (res == AXVM_ENTRY_NPF) {
+			ret = axvm_vcpu_handle_npf(vcpu, &res);
+			if (ret)
+				return ret;
+		}
+		if (res == AXVM_ENTRY_USER)
+			return 0;
+	}
+}
+
+/* Admits the vCPU into a RUNNING VM; counts it so shutdown can wait. */
+static int axvm_vcpu_run_enter(struct axvm_vcpu *vcpu)
+{
+	struct axvm_vm *vm = vcpu->vm;
+	int ret = 0;
+
+	mutex_lock(&vm->lock);
+	switch (vm->state) {
+	case AXVM_VM_RUNNING:
+		atomic_inc(&vm->nr_running);
+		break;
+	case AXVM_VM_STOPPING:
+		ret = 1;			/* report a STOPPED exit */
+		break;
+	case AXVM_VM_STOPPED:
+		ret = -ESHUTDOWN;
+		break;
+	default:
+		ret = -EBADFD;			/* not booted */
+		break;
+	}
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+static long axvm_vcpu_run(struct axvm_vcpu *vcpu)
+{
+	int ret;
+
+	if (!mutex_trylock(&vcpu->run_lock))
+		return -EBUSY;
+	ret = axvm_vcpu_run_enter(vcpu);
+	if (ret == 1) {
+		axvm_set_exit(vcpu, AXVM_EXIT_STOPPED);
+		ret = 0;
+	} else if (ret == 0) {
+		ret = axvm_vcpu_run_loop(vcpu);
+		axvm_vm_vcpu_left(vcpu->vm);
+	}
+	mutex_unlock(&vcpu->run_lock);
+	return ret;
+}
+
+static bool axvm_regs_args_ok(u32 flags, const u64 *reserved, size_t n)
+{
+	return !flags && axvm_mem_is_zero(reserved, n);
+}
+
+static long axvm_vcpu_get_regs(struct axvm_vcpu *vcpu,
+			       struct axvm_regs __user *uarg)
+{
+	struct axvm_regs regs;
+	int ret = axvm_copy_args(&regs, sizeof(regs), uarg);
+
+	if (ret)
+		return ret;
+	if (!axvm_regs_args_ok(regs.flags, regs.reserved,
+			       sizeof(regs.reserved)))
+		return -EINVAL;
+	if (!mutex_trylock(&vcpu->run_lock))
+		return -EBUSY;
+	axvm_arch->get_regs(vcpu, &regs);
+	mutex_unlock(&vcpu->run_lock);
+	return axvm_copy_args_out(uarg, &regs, sizeof(regs));
+}
+
+static long axvm_vcpu_set_regs(struct axvm_vcpu *vcpu,
+			       struct axvm_regs __user *uarg)
+{
+	struct axvm_regs regs;
+	int ret = axvm_copy_args(&regs, sizeof(regs), uarg);
+
+	if (ret)
+		return ret;
+	if (!axvm_regs_args_ok(regs.flags, regs.reserved,
+			       sizeof(regs.reserved)))
+		return -EINVAL;
+	if (!mutex_trylock(&vcpu->run_lock))
+		return -EBUSY;
+	ret = axvm_arch->set_regs(vcpu, &regs);
+	mutex_unlock(&vcpu->run_lock);
+	return ret;
+}
+
+static long axvm_vcpu_get_sregs(struct axvm_vcpu *vcpu,
+				struct axvm_sregs __user *uarg)
+{
+	struct axvm_sregs sregs;
+	int ret = axvm_copy_args(&sregs, sizeof(sregs), uarg);
+
+	if (ret)
+		return ret;
+	if (!axvm_regs_args_ok(sregs.flags, sregs.reserved,
+			       sizeof(sregs.reserved)))
+		return -EINVAL;
+	if (!mutex_trylock(&vcpu->run_lock))
+		return -EBUSY;
+	axvm_arch->get_sregs(vcpu, &sregs);
+	mutex_unlock(&vcpu->run_lock);
+	return axvm_copy_args_out(uarg, &sregs, sizeof(sregs));
+}
+
+static long axvm_vcpu_set_sregs(struct axvm_vcpu *vcpu,
+				struct axvm_sregs __user *uarg)
+{
+	struct axvm_sregs sregs;
+	int ret = axvm_copy_args(&sregs, sizeof(sregs), uarg);
+
+	if (ret)
+		return ret;
+	if (!axvm_regs_args_ok(sregs.flags, sregs.reserved,
+			       sizeof(sregs.reserved)))
+		return -EINVAL;
+	if (!mutex_trylock(&vcpu->run_lock))
+		return -EBUSY;
+	ret = axvm_arch->set_sregs(vcpu, &sregs);
+	mutex_unlock(&vcpu->run_lock);
+	return ret;
+}
+
+static long axvm_vcpu_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct axvm_vcpu *vcpu = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case AXVM_RUN:
+		return axvm_vcpu_run(vcpu);
+	case AXVM_GET_REGS:
+		return axvm_vcpu_get_regs(vcpu, uarg);
+	case AXVM_SET_REGS:
+		return axvm_vcpu_set_regs(vcpu, uarg);
+	case AXVM_GET_SREGS:
+		return axvm_vcpu_get_sregs(vcpu, uarg);
+	case AXVM_SET_SREGS:
+		return axvm_vcpu_set_sregs(vcpu, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static vm_fault_t axvm_run_fault(struct vm_fault *vmf)
+{
+	struct axvm_vcpu *vcpu = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff != 0)
+		return VM_FAULT_SIGBUS;
+	page = virt_to_page(vcpu->run);
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct axvm_run_vm_ops = {
+	.fault = axvm_run_fault,
+};
+
+static int axvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > PAGE_SIZE)
+		return -EINVAL;
+	vma->vm_flags |= VM_DONTEXPAND;
+	vma->vm_ops = &axvm_run_vm_ops;
+	return 0;
+}
+
+static void axvm_vcpu_free(struct axvm_vcpu *vcpu)
+{
+	axvm_arch->vcpu_destroy(vcpu);
+	free_page((unsigned long)vcpu->run);
+	kfree(vcpu);
+}
+
+static int axvm_vcpu_release(struct inode *inode, struct file *file)
+{
+	struct axvm_vcpu *vcpu = file->private_data;
+	struct axvm_vm *vm = vcpu->vm;
+
+	mutex_lock(&vm->lock);
+	vm->vcpus[vcpu->id] = NULL;
+	vm->nr_vcpus--;
+	mutex_unlock(&vm->lock);
+	axvm_vcpu_free(vcpu);
+	axvm_vm_put(vm);
+	return 0;
+}
+
+static const struct file_operations axvm_vcpu_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= axvm_vcpu_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= axvm_vcpu_mmap,
+	.release	= axvm_vcpu_release,
+	.llseek		= noop_llseek,
+};
+
+static struct axvm_vcpu *axvm_vcpu_alloc(struct axvm_vm *vm, u32 id)
+{
+	struct axvm_vcpu *vcpu;
+	int ret;
+
+	vcpu = kzalloc(sizeof(*vcpu), GFP_KERNEL_ACCOUNT);
+	if (!vcpu)
+		return ERR_PTR(-ENOMEM);
+	vcpu->run = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vcpu->run) {
+		kfree(vcpu);
+		return ERR_PTR(-ENOMEM);
+	}
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->cpu = -1;
+	mutex_init(&vcpu->run_lock);
+	ret = axvm_arch->vcpu_init(vcpu);
+	if (ret) {
+		free_page((unsigned long)vcpu->run);
+		kfree(vcpu);
+		return ERR_PTR(ret);
+	}
+	return vcpu;
+}
+
+static int axvm_vcpu_install_fd(struct axvm_vcpu *vcpu)
+{
+	struct file *file;
+	int fd;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	file = anon_inode_getfile("axvm-vcpu", &axvm_vcpu_fops, vcpu, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	fd_install(fd, file);
+	return fd;
+}
+
+int axvm_vcpu_create(struct axvm_vm *vm, struct axvm_create_vcpu __user *uarg)
+{
+	struct axvm_create_vcpu args;
+	struct axvm_vcpu *vcpu;
+	int ret;
+
+	ret = axvm_copy_args(&args, sizeof(args), uarg);
+	if (ret)
+		return ret;
+	if (args.flags || args.reserved0 ||
+	    !axvm_mem_is_zero(args.reserved, sizeof(args.reserved)) ||
+	    args.vcpu_id >= AXVM_MAX_VCPUS) {
+		axvm_err_ratelimited("CREATE_VCPU: bad vcpu_id %u or flags/reserved\n",
+				     args.vcpu_id);
+		return -EINVAL;
+	}
+
+	mutex_lock(&vm->lock);
+	if (vm->state != AXVM_VM_LOADING) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (vm->vcpus[args.vcpu_id]) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	vcpu = axvm_vcpu_alloc(vm, args.vcpu_id);
+	if (IS_ERR(vcpu)) {
+		ret = PTR_ERR(vcpu);
+		goto out_unlock;
+	}
+	axvm_vm_get(vm);		/* the vCPU fd's reference */
+	ret = axvm_vcpu_install_fd(vcpu);
+	if (ret < 0) {
+		axvm_vcpu_free(vcpu);
+		axvm_vm_put(vm);
+		goto out_unlock;
+	}
+	vm->vcpus[args.vcpu_id] = vcpu;
+	vm->nr_vcpus++;
+out_unlock:
+	mutex_unlock(&vm->lock);
+	return ret;
+}
