@@ -10,6 +10,8 @@
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
 #include <linux/cpuhotplug.h>
+#include <linux/reboot.h>
+#include <linux/smp.h>
 #include <linux/uaccess.h>
 #include "axvm.h"
 
@@ -115,6 +117,27 @@ static int axvm_cpu_offline(unsigned int cpu)
 	return axvm_arch->cpu_disable(cpu);
 }
 
+static void axvm_cpu_off_ipi(void *unused)
+{
+	axvm_arch->cpu_disable(smp_processor_id());
+}
+
+/*
+ * Leave no CPU with virtualisation on across a reboot or kexec: the next
+ * kernel (or the firmware) does not expect it. A vCPU interrupted by the
+ * IPI finds its CPU disabled and does not enter the guest again.
+ */
+static int axvm_reboot(struct notifier_block *nb, unsigned long code,
+		       void *unused)
+{
+	on_each_cpu(axvm_cpu_off_ipi, NULL, 1);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block axvm_reboot_nb = {
+	.notifier_call = axvm_reboot,
+};
+
 static const struct axvm_arch_ops *axvm_pick_backend(void)
 {
 #ifdef CONFIG_X86_64
@@ -147,14 +170,19 @@ static int __init axvm_init(void)
 	}
 	axvm_cpuhp_state = ret;
 
-	ret = misc_register(&axvm_misc);
+	ret = register_reboot_notifier(&axvm_reboot_nb);
 	if (ret)
 		goto err_cpuhp;
+	ret = misc_register(&axvm_misc);
+	if (ret)
+		goto err_reboot;
 
 	axvm_info("%s backend ready, /dev/axvm API %d\n", axvm_arch->name,
 		  AXVM_API_VERSION);
 	return 0;
 
+err_reboot:
+	unregister_reboot_notifier(&axvm_reboot_nb);
 err_cpuhp:
 	cpuhp_remove_state(axvm_cpuhp_state);
 err_unsetup:
@@ -165,6 +193,7 @@ err_unsetup:
 static void __exit axvm_exit(void)
 {
 	misc_deregister(&axvm_misc);
+	unregister_reboot_notifier(&axvm_reboot_nb);
 	cpuhp_remove_state(axvm_cpuhp_state);
 	axvm_arch->hardware_unsetup();
 	axvm_info("unloaded\n");

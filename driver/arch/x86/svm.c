@@ -459,8 +459,12 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	WRITE_ONCE(vcpu->cpu, cpu);
 	atomic_set(&vcpu->mode, AXVM_VCPU_IN_GUEST);
 	smp_mb();	/* publish IN_GUEST before reading state: see vcpu.c */
+	/*
+	 * !sc->enabled: this CPU is going offline and SVM is already off
+	 * here; the thread will be migrated, so just go round the loop.
+	 */
 	if (READ_ONCE(vcpu->vm->state) != AXVM_VM_RUNNING ||
-	    signal_pending(current) || need_resched()) {
+	    signal_pending(current) || need_resched() || !sc->enabled) {
 		atomic_set(&vcpu->mode, AXVM_VCPU_OUTSIDE);
 		return false;
 	}
