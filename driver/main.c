@@ -40,6 +40,9 @@ int axvm_copy_args(void *dst, size_t dst_size, const void __user *src)
 				     usize, dst_size);
 		return -EINVAL;
 	}
+	/* No struct will ever be a page; don't scan gigabytes for zeros. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	return copy_struct_from_user(dst, dst_size, src, usize);
 }
 

@@ -167,8 +167,10 @@ static long axvm_vm_get_status(struct axvm_vm *vm,
 	ret = axvm_copy_args(&st, sizeof(st), uarg);
 	if (ret)
 		return ret;
-	if (st.flags || !axvm_mem_is_zero(&st.state, sizeof(st) - 8))
+	if (st.flags || !axvm_mem_is_zero(st.reserved, sizeof(st.reserved)))
 		return -EINVAL;
+	memset(&st.state, 0, offsetof(struct axvm_vm_status, reserved) -
+	       offsetof(struct axvm_vm_status, state));
 	mutex_lock(&vm->lock);
 	st.state = vm->state;
 	st.nr_vcpus = vm->nr_vcpus;
