@@ -169,8 +169,7 @@ static long axvm_vm_get_status(struct axvm_vm *vm,
 		return ret;
 	if (st.flags || !axvm_mem_is_zero(st.reserved, sizeof(st.reserved)))
 		return -EINVAL;
-	memset(&st.state, 0, offsetof(struct axvm_vm_status, reserved) -
-	       offsetof(struct axvm_vm_status, state));
+	st.mem_bytes = 0;
 	mutex_lock(&vm->lock);
 	st.state = vm->state;
 	st.nr_vcpus = vm->nr_vcpus;
