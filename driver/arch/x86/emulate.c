@@ -23,9 +23,7 @@
 
 #include "emulate.h"
 
-/* ---------------------------------------------------------------------
- * Instruction decoder
- * ------------------------------------------------------------------- */
+/* ===================== Instruction decoder ===================== */
 
 /* Legacy prefixes, SDM vol. 2 sec. 2.1.1 / APM vol. 3 sec. 1.2. */
 #define PFX_OPSIZE	0x66
@@ -439,9 +437,7 @@ u64 x86_store_value(u64 reg_value, const struct x86_mmio_insn *insn)
 	return reg_value & width_mask(insn->width);
 }
 
-/* ---------------------------------------------------------------------
- * Guest page-table walker
- * ------------------------------------------------------------------- */
+/* ==================== Guest page-table walker ==================== */
 
 #define CR0_WP		(1ULL << 16)
 #define CR0_PG		(1ULL << 31)
@@ -542,11 +538,20 @@ static u64 entry_address(const struct walker *w, u64 table, u64 gva,
 	return table + index * w->entry_size;
 }
 
+/* Calls the read callback; -EFAULT is reserved for page faults. */
+static int read_guest(x86_read_gpa_fn read, void *ctx, u64 gpa, void *buf,
+		      unsigned int len)
+{
+	int err = read(ctx, gpa, buf, len);
+
+	return err == -EFAULT ? -EIO : err;
+}
+
 static int read_entry(const struct walker *w, u64 gpa, u64 *entry)
 {
 	u8 raw[8];
 	unsigned int i;
-	int err = w->read(w->ctx, gpa, raw, w->entry_size);
+	int err = read_guest(w->read, w->ctx, gpa, raw, w->entry_size);
 
 	if (err)
 		return err;
@@ -652,43 +657,66 @@ static u32 make_fault_code(const struct walker *w, u32 cause)
 	return code;
 }
 
-/* Walks from the root down to the entry mapping gva; fills *gpa. */
-static int walk_tables(const struct walker *w, u64 gva, u64 *gpa,
-		       u32 *fault_code)
+/* The entry that maps the page, where the walk ended. */
+struct walk_leaf {
+	unsigned int level;
+	u64 entry;
+	struct walk_rights rights;
+};
+
+/*
+ * Walks from the root down to the entry mapping gva. Returns 0, a read
+ * error, or -EFAULT with *fault_cause = 0 (not present) or
+ * PRESENT | RSVD (reserved bit set).
+ */
+static int find_leaf(const struct walker *w, u64 gva, struct walk_leaf *leaf,
+		     u32 *fault_cause)
 {
-	struct walk_rights rights = { .writable = true, .user = true };
 	u64 table = walker_root(w), entry;
 	unsigned int level;
 	int err;
 
-	for (level = w->levels; ; level--) {
+	leaf->rights = (struct walk_rights){ .writable = true, .user = true };
+	for (level = w->levels; level >= 1; level--) {
 		err = read_entry(w, entry_address(w, table, gva, level), &entry);
 		if (err)
 			return err;
-		if (!(entry & PTE_PRESENT))
-			goto fault_not_present;
-		if (entry & reserved_bits(w, level, entry))
-			goto fault_reserved;
-		add_rights(w, level, entry, &rights);
-		if (maps_page(w, level, entry))
-			break;
+		if (!(entry & PTE_PRESENT)) {
+			*fault_cause = 0;
+			return -EFAULT;
+		}
+		if (entry & reserved_bits(w, level, entry)) {
+			*fault_cause = X86_PFERR_PRESENT | X86_PFERR_RSVD;
+			return -EFAULT;
+		}
+		add_rights(w, level, entry, &leaf->rights);
+		if (maps_page(w, level, entry)) {
+			leaf->level = level;
+			leaf->entry = entry;
+			return 0;
+		}
 		table = entry & (w->entry_size == 8 ? PTE64_ADDR_MASK :
 						      PTE32_ADDR_MASK);
 	}
-	if (!access_allowed(w, &rights)) {
-		*fault_code = make_fault_code(w, X86_PFERR_PRESENT);
-		return -EFAULT;
-	}
-	*gpa = page_frame(w, level, entry) +
-	       (gva & ((1ULL << level_shift(w, level)) - 1));
-	return 0;
+	return -EINVAL;	/* not reached: a level-1 entry always maps a page */
+}
 
-fault_not_present:
-	*fault_code = make_fault_code(w, 0);
-	return -EFAULT;
-fault_reserved:
-	*fault_code = make_fault_code(w, X86_PFERR_PRESENT | X86_PFERR_RSVD);
-	return -EFAULT;
+static int walk_tables(const struct walker *w, u64 gva, u64 *gpa,
+		       u32 *fault_code)
+{
+	struct walk_leaf leaf = { 0 };
+	u32 fault_cause = X86_PFERR_PRESENT;	/* protection violation */
+	int err = find_leaf(w, gva, &leaf, &fault_cause);
+
+	if (!err && !access_allowed(w, &leaf.rights))
+		err = -EFAULT;
+	if (err == -EFAULT)
+		*fault_code = make_fault_code(w, fault_cause);
+	if (err)
+		return err;
+	*gpa = page_frame(w, leaf.level, leaf.entry) +
+	       (gva & ((1ULL << level_shift(w, leaf.level)) - 1));
+	return 0;
 }
 
 int x86_walk_gva(const struct x86_walk_regs *r, u64 gva, unsigned int access,
@@ -724,7 +752,7 @@ static int fetch_in_page(const struct x86_walk_regs *r, u64 linear,
 
 	if (err)
 		return err;
-	err = read(ctx, gpa, buf, len);
+	err = read_guest(read, ctx, gpa, buf, len);
 	if (err)
 		return err;
 	*got = len;

@@ -39,9 +39,12 @@ struct x86_mmio_insn {
 	u8 width;	 /* memory access width: 1, 2, 4 or 8 */
 	u8 kind;	 /* enum x86_op_kind */
 	u8 reg;		 /* GPR 0-15 (rax=0 .. r15=15); 0 for immediate stores */
-	u8 reg_width;	 /* register bytes: written on a load (may exceed
-			  * width for movzx/movsx/movsxd), read on a register
-			  * store (== width); 0 for immediate stores */
+	/*
+	 * Register bytes: written on a load (may exceed width for movzx,
+	 * movsx, movsxd), read on a register store (== width); 0 for
+	 * immediate stores.
+	 */
+	u8 reg_width;
 	bool sign_extend;/* movsx / movsxd */
 	bool high_byte;	 /* AH/CH/DH/BH: 8-bit reg 4-7 without REX, reg = 0-3 */
 	bool has_imm;	 /* store of an immediate */
@@ -93,8 +96,8 @@ struct x86_walk_regs {
 
 /*
  * Reads len bytes of guest physical memory at gpa into buf.
- * Returns 0 or a negative errno, which the walker passes through
- * unchanged; avoid -EFAULT, which the walker uses for page faults.
+ * Returns 0 or a negative errno, which the walker passes through, except
+ * that -EFAULT becomes -EIO: from the walker, -EFAULT always means #PF.
  */
 typedef int (*x86_read_gpa_fn)(void *ctx, u64 gpa, void *buf, unsigned int len);
 
@@ -104,7 +107,8 @@ typedef int (*x86_read_gpa_fn)(void *ctx, u64 gpa, void *buf, unsigned int len);
  * 5-level). Accessed/dirty bits are not updated.
  * Returns 0 with *gpa set, -EFAULT with *fault_code set to the #PF error
  * code, -EINVAL for a non-canonical address in long mode (#GP, not #PF),
- * or the read callback's error. *fault_code is 0 unless -EFAULT.
+ * or the read callback's error (-EFAULT mapped to -EIO). *fault_code is 0
+ * unless -EFAULT.
  */
 int x86_walk_gva(const struct x86_walk_regs *r, u64 gva, unsigned int access,
 		 x86_read_gpa_fn read, void *ctx, u64 *gpa, u32 *fault_code);
