@@ -538,6 +538,17 @@ static void svm_inject_gp(struct svm_vcpu *svm)
 	svm_inject_exception(svm, X86_VEC_GP, true, 0);
 }
 
+/* RIP += len, wrapping as the CPU does outside 64-bit mode. */
+static void svm_advance_rip(struct svm_vcpu *svm, unsigned int len)
+{
+	struct vmcb_save *save = &svm->vmcb->save;
+	u64 rip = save->rip + len;
+
+	if (!(save->efer & EFER_LMA) || !(save->cs.attrib & AXVM_SEG_L))
+		rip = (save->cs.attrib & AXVM_SEG_DB) ? (u32)rip : (u16)rip;
+	save->rip = rip;
+}
+
 /* Moves RIP past an intercepted instruction of known length `len`. */
 static void svm_skip(struct svm_vcpu *svm, unsigned int len)
 {
@@ -546,7 +557,7 @@ static void svm_skip(struct svm_vcpu *svm, unsigned int len)
 	if (svm_has_nrip && vmcb->control.next_rip)
 		vmcb->save.rip = vmcb->control.next_rip;
 	else
-		vmcb->save.rip += len;
+		svm_advance_rip(svm, len);
 	/* An emulated instruction ends any STI/MOV SS interrupt shadow. */
 	vmcb->control.int_state &= ~SVM_INT_STATE_SHADOW;
 }
@@ -1029,7 +1040,7 @@ static enum axvm_entry_result svm_vcpu_mmio(struct axvm_vcpu *vcpu)
 	if (insn->kind == X86_OP_STORE) {
 		run->mmio.is_write = 1;
 		run->mmio.data = x86_store_value(svm->gprs[insn->reg], insn);
-		svm->vmcb->save.rip += insn->len;
+		svm_advance_rip(svm, insn->len);
 	} else {
 		run->mmio.is_write = 0;
 		run->mmio.data = 0;
@@ -1063,7 +1074,7 @@ static void svm_complete_user_exit(struct axvm_vcpu *vcpu)
 	case X86_PENDING_MMIO_READ:
 		svm->gprs[insn->reg] = x86_merge_load(svm->gprs[insn->reg],
 						      insn, run->mmio.data);
-		svm->vmcb->save.rip += insn->len;
+		svm_advance_rip(svm, insn->len);
 		break;
 	case X86_PENDING_HYPERCALL:
 		svm->gprs[GPR_RAX] = run->hypercall.ret;
