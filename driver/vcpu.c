@@ -284,7 +284,9 @@ static const struct vm_operations_struct axvm_run_vm_ops = {
 
 static int axvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > PAGE_SIZE)
+	/* A private copy would silently lose IN/MMIO/hypercall results. */
+	if (!(vma->vm_flags & VM_SHARED) || vma->vm_pgoff ||
+	    vma->vm_end - vma->vm_start > PAGE_SIZE)
 		return -EINVAL;
 	vma->vm_flags |= VM_DONTEXPAND;
 	vma->vm_ops = &axvm_run_vm_ops;

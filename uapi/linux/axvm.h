@@ -155,7 +155,7 @@ struct axvm_vm_status {
  * Copies len bytes between guest physical memory at gpa and the user
  * buffer at buf, across page and region boundaries. -EFAULT if any byte
  * of the range is outside guest memory regions (nothing is copied then)
- * or buf is bad. Reading an untouched lazy page reads zeros and does not
+ * or buf is bad (the bytes before the bad part may have been copied). Reading an untouched lazy page reads zeros and does not
  * populate it.
  */
 struct axvm_guest_memory {
@@ -236,7 +236,7 @@ enum axvm_exit_reason {
 	AXVM_EXIT_IO		= 1,	/* port I/O nobody in the kernel claims */
 	AXVM_EXIT_MMIO		= 2,	/* access to a GPA outside guest memory */
 	AXVM_EXIT_HLT		= 3,	/* guest executed HLT */
-	AXVM_EXIT_HYPERCALL	= 4,	/* guest executed VMMCALL/VMCALL */
+	AXVM_EXIT_HYPERCALL	= 4,	/* guest executed VMMCALL (SVM) */
 	AXVM_EXIT_SHUTDOWN	= 5,	/* triple fault */
 	AXVM_EXIT_FAIL_ENTRY	= 6,	/* hardware refused the guest state */
 	AXVM_EXIT_INTERNAL_ERROR = 7,	/* axvm could not handle an exit */
@@ -254,6 +254,7 @@ enum axvm_internal_error {
 	AXVM_INTERNAL_UNEXPECTED = 3,	/* hardware exit axvm does not know */
 	AXVM_INTERNAL_EXEC_FAULT = 4,	/* execute from a non-exec region */
 	AXVM_INTERNAL_NPT	= 5,	/* nested page table update failed */
+	AXVM_INTERNAL_EVENT_DELIVERY = 6, /* MMIO hit while delivering an event */
 };
 
 struct axvm_run {

@@ -547,6 +547,8 @@ static void svm_advance_rip(struct svm_vcpu *svm, unsigned int len)
 	if (!(save->efer & EFER_LMA) || !(save->cs.attrib & AXVM_SEG_L))
 		rip = (save->cs.attrib & AXVM_SEG_DB) ? (u32)rip : (u16)rip;
 	save->rip = rip;
+	/* An emulated instruction ends any STI/MOV SS interrupt shadow. */
+	svm->vmcb->control.int_state &= ~SVM_INT_STATE_SHADOW;
 }
 
 /* Moves RIP past an intercepted instruction of known length `len`. */
@@ -554,12 +556,12 @@ static void svm_skip(struct svm_vcpu *svm, unsigned int len)
 {
 	struct vmcb *vmcb = svm->vmcb;
 
-	if (svm_has_nrip && vmcb->control.next_rip)
+	if (svm_has_nrip && vmcb->control.next_rip) {
 		vmcb->save.rip = vmcb->control.next_rip;
-	else
+		vmcb->control.int_state &= ~SVM_INT_STATE_SHADOW;
+	} else {
 		svm_advance_rip(svm, len);
-	/* An emulated instruction ends any STI/MOV SS interrupt shadow. */
-	vmcb->control.int_state &= ~SVM_INT_STATE_SHADOW;
+	}
 }
 
 /*
@@ -724,7 +726,7 @@ static int svm_rdmsr(struct svm_vcpu *svm, u32 msr, u64 *val)
 static int svm_set_efer(struct svm_vcpu *svm, u64 val)
 {
 	struct vmcb_save *save = &svm->vmcb->save;
-	u64 allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
+	u64 allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR;
 
 	if (val & ~allowed)
 		return -EINVAL;		/* includes EFER.SVME */
@@ -1023,14 +1025,27 @@ static enum axvm_entry_result svm_vcpu_mmio(struct axvm_vcpu *vcpu)
 
 	if (vcpu->npf.access & AXVM_NPF_WALK)	/* page tables in MMIO */
 		return svm_internal(vcpu, AXVM_INTERNAL_EMULATION);
+	/*
+	 * The fault hit while the CPU delivered an event (an IDT or stack
+	 * in MMIO): RIP is not the faulting instruction, so nothing can be
+	 * decoded. The guest is beyond help; say so.
+	 */
+	if (svm->vmcb->control.exit_int_info & SVM_EVT_VALID) {
+		svm->event_inj = 0;
+		return svm_internal(vcpu, AXVM_INTERNAL_EVENT_DELIVERY);
+	}
 	if (svm_fetch(vcpu, bytes, &n))
 		return svm_internal(vcpu, AXVM_INTERNAL_FETCH);
 	if (x86_decode_mmio(bytes, n, svm_cpu_mode(svm), insn)) {
 		struct axvm_run *r = vcpu->run;
 
 		svm_internal(vcpu, AXVM_INTERNAL_EMULATION);
-		r->internal.ndata = 6;
+		/* data[4..5]: the instruction bytes, data[6]: how many. */
+		r->internal.ndata = 7;
+		r->internal.data[4] = 0;
+		r->internal.data[5] = 0;
 		memcpy(&r->internal.data[4], bytes, min_t(unsigned int, n, 15));
+		r->internal.data[6] = n;
 		return AXVM_ENTRY_USER;
 	}
 	run->exit_reason = AXVM_EXIT_MMIO;
