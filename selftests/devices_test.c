@@ -8,7 +8,8 @@
  * the per-space limit, an unwritable argument); guests printing through
  * a port and an MMIO UART with no exit reaching userspace and every
  * access counted in the vCPU's DEVICE_IO/DEVICE_MMIO statistics;
- * accesses next to or straddling a device going to userspace; host input
+ * accesses next to or straddling a device going to userspace; two vCPUs
+ * printing through one UART at once; host input
  * read by a guest polling LSR.DR (FIFOs on and off, input arriving while
  * the guest runs); poll(), non-blocking and blocking read()/write() and
  * EINTR; loopback and the modem lines; the divisor latch and the other
@@ -758,6 +759,54 @@ TEST(guest_input_pio_fifo_on)
 TEST(guest_input_mmio)
 {
 	check_echo(_metadata, GUEST_MMIO_GPA | ARG_MMIO | ARG_FIFO);
+}
+
+/* Two vCPUs on one UART at once: every byte arrives, none twice. */
+#define SHARED_BYTES	2000
+
+static void guest_shared_print(uint64_t c)
+{
+	uint64_t i;
+
+	GUEST_SYNC(0);
+	for (i = 0; i < SHARED_BYTES; i++) {
+		while (!(inb(COM1 + UART_LSR) & UART_LSR_THRE))
+			;
+		outb(COM1 + UART_TX, c);
+		(void)inb(COM1 + UART_SCR);
+	}
+	GUEST_SYNC(i);
+}
+
+TEST(two_vcpus_one_uart)
+{
+	static char buf[2 * SHARED_BYTES + 1];
+	struct tvcpu *v0, *v1;
+	struct tvm *vm = vm_create_guest();
+	struct runner r0, r1;
+	int fd, i, n0 = 0, n1 = 0;
+
+	v0 = vm_guest_vcpu_add(vm, 0, guest_shared_print);
+	v1 = vm_guest_vcpu_add(vm, 1, guest_shared_print);
+	vcpu_set_arg(v0, '0');
+	vcpu_set_arg(v1, '1');
+	fd = add_uart(vm, AXVM_DEV_SPACE_PIO, COM1, 0);
+	vm_start(vm);
+	ASSERT_EQ(0, run_sync(v0));
+	ASSERT_EQ(0, run_sync(v1));
+	runner_start(&r0, v0);
+	runner_start(&r1, v1);
+	ASSERT_EQ(SHARED_BYTES, runner_join(&r0));
+	ASSERT_EQ(SHARED_BYTES, runner_join(&r1));
+	ASSERT_EQ(2 * SHARED_BYTES, drain(fd, buf, sizeof(buf)));
+	for (i = 0; i < 2 * SHARED_BYTES; i++) {
+		n0 += buf[i] == '0';
+		n1 += buf[i] == '1';
+	}
+	ASSERT_EQ(SHARED_BYTES, n0);
+	ASSERT_EQ(SHARED_BYTES, n1);
+	close(fd);
+	vm_free(vm);
 }
 
 /* ---------------------------------------------------------------- */
