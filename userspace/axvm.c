@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,14 @@ static const char *progname = "axvm";
 /* Set by the SIGINT/SIGTERM handler, read by the run loop. */
 static volatile sig_atomic_t stop_signal;
 
+/* --passthrough / --reserved GPA:HPA:SIZE (Documentation/passthrough.md). */
+#define MAX_PT_RANGES		32
+struct pt_range {
+	uint64_t gpa, hpa, len;
+	uint32_t flags;		/* AXVM_PT_RESERVED_MEM or 0 */
+	const char *flag;	/* "--passthrough" or "--reserved" */
+};
+
 struct run_options {
 	const char *image;
 	uint64_t load;
@@ -84,6 +93,8 @@ struct run_options {
 	bool entry_given;
 	uint64_t mem;
 	enum axvm_cpu_mode mode;
+	struct pt_range pt[MAX_PT_RANGES];
+	unsigned int nr_pt;
 };
 
 /* The part of a 16550 the launcher models: only DLAB matters, so that a
@@ -125,6 +136,7 @@ static void usage(FILE *out)
 "usage: axvm info\n"
 "       axvm run --image FILE [--load GPA] [--entry GPA] [--mem SIZE]\n"
 "                [--mode real|protected|long]\n"
+"                [--passthrough GPA:HPA:SIZE]... [--reserved GPA:HPA:SIZE]...\n"
 "       axvm help\n"
 "\n"
 "info    print the backend, API version, features and limits of /dev/axvm\n"
@@ -136,6 +148,12 @@ static void usage(FILE *out)
 "  -e, --entry GPA    where the vCPU starts (default: the load address)\n"
 "  -m, --mem SIZE     guest RAM [0, SIZE), a multiple of 4K (default 16M)\n"
 "  -M, --mode MODE    real, protected or long (default long)\n"
+"  -p, --passthrough GPA:HPA:SIZE\n"
+"                     give the guest host MMIO [HPA, +SIZE) at GPA, uncached\n"
+"                     (repeatable; needs CAP_SYS_RAWIO; never RAM)\n"
+"  -r, --reserved GPA:HPA:SIZE\n"
+"                     map RAM carved out at boot (memmap=SIZE$HPA) at GPA,\n"
+"                     write-back (repeatable; needs CAP_SYS_RAWIO)\n"
 "  -h, --help         this text\n"
 "Numbers are decimal or 0x-hex, with an optional K, M, G or T suffix.\n"
 "\n"
@@ -309,9 +327,54 @@ static int parse_mode(const char *arg, enum axvm_cpu_mode *mode)
 	return 0;
 }
 
+/* GPA:HPA:SIZE, each a number as parse_number() takes it. */
+static int parse_pt_range(const char *flag, const char *arg,
+			  struct run_options *o, uint32_t flags)
+{
+	char buf[3][64];
+	struct pt_range *r;
+	const char *p = arg;
+	int i;
+
+	if (o->nr_pt == MAX_PT_RANGES) {
+		msg("%s: at most %d ranges", flag, MAX_PT_RANGES);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < 3; i++) {
+		size_t n = strcspn(p, ":");
+
+		if (n == 0 || n >= sizeof(buf[i]) || (i < 2 && p[n] != ':') ||
+		    (i == 2 && p[n])) {
+			msg("%s '%s': expected GPA:HPA:SIZE", flag, arg);
+			return EXIT_USAGE;
+		}
+		memcpy(buf[i], p, n);
+		buf[i][n] = 0;
+		p += n + 1;
+	}
+	r = &o->pt[o->nr_pt];
+	if (parse_number(flag, buf[0], &r->gpa) ||
+	    parse_number(flag, buf[1], &r->hpa) ||
+	    parse_number(flag, buf[2], &r->len))
+		return EXIT_USAGE;
+	if (!r->len) {
+		msg("%s '%s': SIZE must not be 0", flag, arg);
+		return EXIT_USAGE;
+	}
+	r->flags = flags;
+	r->flag = flag;
+	o->nr_pt++;
+	return 0;
+}
+
 static int parse_one_option(int opt, const char *arg, struct run_options *o)
 {
 	switch (opt) {
+	case 'p':
+		return parse_pt_range("--passthrough", arg, o, 0);
+	case 'r':
+		return parse_pt_range("--reserved", arg, o,
+				      AXVM_PT_RESERVED_MEM);
 	case 'i':
 		o->image = arg;
 		return 0;
@@ -340,6 +403,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "entry", required_argument, NULL, 'e' },
 		{ "mem",   required_argument, NULL, 'm' },
 		{ "mode",  required_argument, NULL, 'M' },
+		{ "passthrough", required_argument, NULL, 'p' },
+		{ "reserved", required_argument, NULL, 'r' },
 		{ "help",  no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -349,7 +414,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		.load = DEFAULT_LOAD, .mem = DEFAULT_MEM, .mode = AXVM_MODE_LONG,
 	};
 	opterr = 0;	/* our own messages, naming the flag */
-	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:h", longopts,
+	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:h", longopts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
@@ -742,10 +807,51 @@ static int create_guest(struct guest *g, const struct run_options *o)
 	return 0;
 }
 
+/* The kernel checks the host side; refusals are the user's input. */
+static int add_passthrough(struct guest *g, const struct pt_range *r)
+{
+	struct axvm_passthrough pt = {
+		.size = sizeof(pt), .flags = r->flags,
+		.gpa = r->gpa, .hpa = r->hpa, .len = r->len,
+	};
+	const char *why;
+
+	if (ioctl(g->vm.fd, AXVM_ADD_PASSTHROUGH, &pt) == 0)
+		return 0;
+	switch (errno) {
+	case EPERM:
+		why = "refused: needs CAP_SYS_RAWIO, and the HPA range must "
+		      "not be RAM (--passthrough) or must be a memmap=$ "
+		      "carve-out (--reserved); dmesg says which";
+		break;
+	case EEXIST:
+		why = "overlaps guest RAM (--mem) or another range at "
+		      "another offset";
+		break;
+	case EINVAL:
+		why = "GPA and HPA must have the same offset within a 4 KiB page";
+		break;
+	case ERANGE:
+		why = "beyond the guest or host physical address space";
+		break;
+	default:
+		return host_error("AXVM_ADD_PASSTHROUGH", -errno);
+	}
+	msg("%s 0x%" PRIx64 ":0x%" PRIx64 ":0x%" PRIx64 ": %s (%s)", r->flag,
+	    r->gpa, r->hpa, r->len, why, strerror(errno));
+	return EXIT_USAGE;
+}
+
 static int start_guest(struct guest *g, const struct run_options *o)
 {
+	unsigned int i;
 	int ret;
 
+	for (i = 0; i < o->nr_pt; i++) {
+		ret = add_passthrough(g, &o->pt[i]);
+		if (ret)
+			return ret;
+	}
 	ret = axvm_x86_setup_mode(&g->vm, &g->vcpu, o->mode, o->entry,
 				  stack_top(o), &g->layout);
 	if (ret)
