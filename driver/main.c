@@ -29,21 +29,28 @@ bool axvm_mem_is_zero(const void *p, size_t len)
  * version (-EINVAL); a newer, larger one is fine if what we don't know is
  * zero (copy_struct_from_user() returns -E2BIG otherwise).
  */
-int axvm_copy_args(void *dst, size_t dst_size, const void __user *src)
+int axvm_copy_args_min(void *dst, size_t dst_size, size_t min_size,
+		       const void __user *src)
 {
 	u32 usize;
 
 	if (get_user(usize, (const u32 __user *)src))
 		return -EFAULT;
-	if (usize < dst_size) {
+	if (usize < min_size) {
 		axvm_err_ratelimited("size %u is smaller than %zu\n",
-				     usize, dst_size);
+				     usize, min_size);
 		return -EINVAL;
 	}
 	/* No struct will ever be a page; don't scan gigabytes for zeros. */
 	if (usize > PAGE_SIZE)
 		return -E2BIG;
+	/* Fields a shorter (older) struct lacks read as zero. */
 	return copy_struct_from_user(dst, dst_size, src, usize);
+}
+
+int axvm_copy_args(void *dst, size_t dst_size, const void __user *src)
+{
+	return axvm_copy_args_min(dst, dst_size, dst_size, src);
 }
 
 /* Copies a struct back; size stays what the caller said it was. */
@@ -172,6 +179,7 @@ static int __init axvm_init(void)
 		goto err_unsetup;
 	}
 	axvm_cpuhp_state = ret;
+	axvm_debugfs_init();
 
 	ret = register_reboot_notifier(&axvm_reboot_nb);
 	if (ret)
@@ -187,6 +195,7 @@ static int __init axvm_init(void)
 err_reboot:
 	unregister_reboot_notifier(&axvm_reboot_nb);
 err_cpuhp:
+	axvm_debugfs_exit();
 	cpuhp_remove_state(axvm_cpuhp_state);
 err_unsetup:
 	axvm_arch->hardware_unsetup();
@@ -197,6 +206,7 @@ static void __exit axvm_exit(void)
 {
 	misc_deregister(&axvm_misc);
 	unregister_reboot_notifier(&axvm_reboot_nb);
+	axvm_debugfs_exit();
 	cpuhp_remove_state(axvm_cpuhp_state);
 	axvm_arch->hardware_unsetup();
 	axvm_info("unloaded\n");

@@ -38,8 +38,6 @@ struct axvm_region *axvm_find_region(struct axvm_vm *vm, u64 gpa)
 static int axvm_region_check(struct axvm_vm *vm,
 			     const struct axvm_memory_region *args)
 {
-	unsigned int i;
-
 	if (args->flags & ~AXVM_MEM_KNOWN || !(args->flags & AXVM_MEM_READ) ||
 	    args->mmap_offset ||
 	    !axvm_mem_is_zero(args->reserved, sizeof(args->reserved))) {
@@ -62,14 +60,28 @@ static int axvm_region_check(struct axvm_vm *vm,
 	}
 	if (vm->nr_regions == AXVM_MAX_REGIONS)
 		return -ENOSPC;
+	return 0;
+}
+
+bool axvm_range_is_free_of_regions(struct axvm_vm *vm, u64 gpa, u64 size)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&vm->mmu_lock);
 	for (i = 0; i < vm->nr_regions; i++) {
 		const struct axvm_region *r = &vm->regions[i];
 
-		if (args->gpa < r->gpa + r->size &&
-		    r->gpa < args->gpa + args->mem_size)
-			return -EEXIST;
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return false;
 	}
-	return 0;
+	return true;
+}
+
+/* Memory regions, passthrough ranges and channels never share a GPA. */
+static bool axvm_gpa_range_free(struct axvm_vm *vm, u64 gpa, u64 size)
+{
+	return axvm_range_is_free_of_regions(vm, gpa, size) &&
+	       !axvm_passthrough_overlaps(vm, gpa, size);
 }
 
 /* Returns the page backing page `idx` of r, allocating it if asked. */
@@ -114,7 +126,7 @@ static void axvm_region_free(struct axvm_region *r)
 	unsigned long idx;
 
 	xa_for_each(&r->pages, idx, page)
-		__free_page(page);
+		put_page(page);	/* a shared (IVC) page lives on elsewhere */
 	xa_destroy(&r->pages);
 }
 
@@ -134,31 +146,39 @@ static int axvm_region_populate(struct axvm_vm *vm, struct axvm_region *r)
 	return ret;
 }
 
-/* Inserts r at its sorted place; lookups hold mmu_lock, so they see it whole. */
-static struct axvm_region *axvm_region_insert(struct axvm_vm *vm,
-					      const struct axvm_memory_region *args)
+/*
+ * Inserts a region at its sorted place, or returns ERR_PTR(-EEXIST) if
+ * the range is taken. Lookups hold mmu_lock, so they see it whole.
+ */
+static struct axvm_region *axvm_region_insert(struct axvm_vm *vm, u64 gpa,
+					      u64 size, u32 flags)
 {
 	struct axvm_region *r;
 	unsigned int pos;
 
-	for (pos = 0; pos < vm->nr_regions; pos++)
-		if (vm->regions[pos].gpa > args->gpa)
-			break;
 	mutex_lock(&vm->mmu_lock);
+	if (!axvm_gpa_range_free(vm, gpa, size)) {
+		mutex_unlock(&vm->mmu_lock);
+		return ERR_PTR(-EEXIST);
+	}
+	for (pos = 0; pos < vm->nr_regions; pos++)
+		if (vm->regions[pos].gpa > gpa)
+			break;
 	r = &vm->regions[pos];
 	memmove(r + 1, r, (vm->nr_regions - pos) * sizeof(*r));
 	memset(r, 0, sizeof(*r));
-	r->gpa = args->gpa;
-	r->size = args->mem_size;
-	r->flags = args->flags;
+	r->gpa = gpa;
+	r->size = size;
+	r->flags = flags;
 	xa_init(&r->pages);
 	WRITE_ONCE(vm->nr_regions, vm->nr_regions + 1);
 	mutex_unlock(&vm->mmu_lock);
 	return r;
 }
 
-/* Undoes axvm_region_insert() for a region that failed to populate. */
-static void axvm_region_remove(struct axvm_vm *vm, struct axvm_region *r)
+/* Unlinks r: unmapped and TLB-flushed first, then its pages dropped. */
+static void axvm_region_remove_locked(struct axvm_vm *vm,
+				      struct axvm_region *r)
 {
 	unsigned int pos = r - vm->regions;
 
@@ -184,16 +204,103 @@ int axvm_region_add(struct axvm_vm *vm, struct axvm_memory_region *args)
 	ret = axvm_region_check(vm, args);
 	if (ret)
 		return ret;
-	r = axvm_region_insert(vm, args);
+	r = axvm_region_insert(vm, args->gpa, args->mem_size, args->flags);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
 	if (!(r->flags & AXVM_MEM_LAZY)) {
 		ret = axvm_region_populate(vm, r);
 		if (ret) {
-			axvm_region_remove(vm, r);
+			axvm_region_remove_locked(vm, r);
 			return ret;
 		}
 	}
 	args->mmap_offset = args->gpa;
 	return 0;
+}
+
+/* Maps pages someone else owns (an IVC channel) as a region at gpa. */
+int axvm_region_add_shared(struct axvm_vm *vm, u64 gpa, struct page **pages,
+			   unsigned long nr_pages, u32 flags)
+{
+	u64 size = (u64)nr_pages << PAGE_SHIFT;
+	struct axvm_region *r;
+	unsigned long i;
+	int ret = 0;
+
+	lockdep_assert_held(&vm->lock);
+	if (!PAGE_ALIGNED(gpa) || !nr_pages)
+		return -EINVAL;
+	if (gpa >= vm->gpa_limit || size > vm->gpa_limit - gpa)
+		return -ERANGE;
+	if (vm->nr_regions == AXVM_MAX_REGIONS)
+		return -ENOSPC;
+	r = axvm_region_insert(vm, gpa, size,
+			       (flags & ~AXVM_MEM_LAZY) | AXVM_REGION_SHARED);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	mutex_lock(&vm->mmu_lock);
+	for (i = 0; i < nr_pages && !ret; i++) {
+		ret = xa_err(xa_store(&r->pages, i, pages[i],
+				      GFP_KERNEL_ACCOUNT));
+		if (ret)
+			break;
+		get_page(pages[i]);
+		ret = axvm_arch->map_page(vm, gpa + (i << PAGE_SHIFT),
+					  page_to_pfn(pages[i]), r->flags);
+	}
+	mutex_unlock(&vm->mmu_lock);
+	if (ret)
+		axvm_region_remove_locked(vm, r);
+	return ret;
+}
+
+int axvm_region_remove(struct axvm_vm *vm, u64 gpa)
+{
+	struct axvm_region *r;
+
+	lockdep_assert_held(&vm->lock);
+	mutex_lock(&vm->mmu_lock);
+	r = axvm_find_region(vm, gpa);
+	mutex_unlock(&vm->mmu_lock);
+	if (!r || r->gpa != gpa)
+		return -ENOENT;
+	axvm_region_remove_locked(vm, r);
+	return 0;
+}
+
+/*
+ * AXVM_RESET without KEEP_MEMORY: the guest finds zeroed memory, as at
+ * first boot. Lazy regions give their pages back instead (they come back
+ * zeroed on the next touch); shared (IVC) memory is not the VM's to wipe.
+ */
+void axvm_regions_zero(struct axvm_vm *vm)
+{
+	unsigned int i;
+
+	mutex_lock(&vm->mmu_lock);
+	for (i = 0; i < vm->nr_regions; i++) {
+		struct axvm_region *r = &vm->regions[i];
+		unsigned long idx;
+		struct page *page;
+
+		if (r->flags & AXVM_REGION_SHARED)
+			continue;
+		if (r->flags & AXVM_MEM_LAZY) {
+			axvm_arch->unmap_range(vm, r->gpa, r->size);
+			xa_for_each(&r->pages, idx, page) {
+				put_page(page);
+				atomic64_sub(PAGE_SIZE, &vm->populated_bytes);
+			}
+			xa_destroy(&r->pages);
+			xa_init(&r->pages);
+			continue;
+		}
+		xa_for_each(&r->pages, idx, page) {
+			clear_highpage(page);
+			cond_resched();
+		}
+	}
+	mutex_unlock(&vm->mmu_lock);
 }
 
 void axvm_regions_free(struct axvm_vm *vm)

@@ -9,6 +9,8 @@
  * has left LOADING.
  */
 #include <linux/anon_inodes.h>
+#include <linux/bitmap.h>
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -33,7 +35,11 @@ static void axvm_vm_free(struct kref *ref)
 {
 	struct axvm_vm *vm = container_of(ref, struct axvm_vm, ref);
 
-	/* Nested page tables first: they point into the region pages. */
+	debugfs_remove_recursive(vm->debugfs);
+	axvm_ivc_detach_all(vm);
+	axvm_bus_destroy(vm);
+	axvm_passthrough_free(vm);
+	/* Nested page tables before the pages they point into. */
 	axvm_arch->vm_destroy(vm);
 	axvm_regions_free(vm);
 	ida_free(&axvm_vm_ida, vm->id);
@@ -128,7 +134,6 @@ static long axvm_vm_boot(struct axvm_vm *vm)
  */
 static long axvm_vm_shutdown(struct axvm_vm *vm)
 {
-	unsigned int i;
 	int ret = 0;
 
 	mutex_lock(&vm->lock);
@@ -143,9 +148,7 @@ static long axvm_vm_shutdown(struct axvm_vm *vm)
 	case AXVM_VM_SUSPENDED:
 		if (atomic_read(&vm->nr_running)) {
 			axvm_set_state(vm, AXVM_VM_STOPPING);
-			for (i = 0; i < AXVM_MAX_VCPUS; i++)
-				if (vm->vcpus[i])
-					axvm_vcpu_kick(vm->vcpus[i]);
+			axvm_vm_kick_all(vm, false);
 			break;
 		}
 		fallthrough;
@@ -154,6 +157,142 @@ static long axvm_vm_shutdown(struct axvm_vm *vm)
 		break;
 	}
 	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/* The errno for a state-changing ioctl made in the wrong state. */
+static int axvm_state_errno(enum axvm_vm_state state)
+{
+	switch (state) {
+	case AXVM_VM_LOADING:
+	case AXVM_VM_LOADED:
+		return -EBADFD;		/* not booted */
+	case AXVM_VM_STOPPING:
+	case AXVM_VM_STOPPED:
+		return -ESHUTDOWN;
+	default:
+		return -EALREADY;
+	}
+}
+
+/*
+ * The seed's TODO: RUNNING -> SUSPENDED. Every vCPU leaves the guest at
+ * once (kicked, or woken from HLT) and RUN reports AXVM_EXIT_SUSPENDED
+ * until AXVM_RESUME.
+ */
+static long axvm_vm_suspend(struct axvm_vm *vm)
+{
+	int ret = 0;
+
+	mutex_lock(&vm->lock);
+	if (vm->state == AXVM_VM_RUNNING) {
+		axvm_set_state(vm, AXVM_VM_SUSPENDED);
+		axvm_vm_kick_all(vm, false);
+	} else {
+		ret = axvm_state_errno(vm->state);
+	}
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+static long axvm_vm_resume(struct axvm_vm *vm)
+{
+	int ret = 0;
+
+	mutex_lock(&vm->lock);
+	if (vm->state == AXVM_VM_SUSPENDED)
+		axvm_set_state(vm, AXVM_VM_RUNNING);
+	else if (vm->state == AXVM_VM_RUNNING)
+		ret = -EALREADY;
+	else
+		ret = axvm_state_errno(vm->state);
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/*
+ * The seed's missing re-init: STOPPED -> LOADED with every vCPU at its
+ * power-on state and, unless asked to keep it, guest memory zeroed.
+ * No vCPU is inside RUN in STOPPED, so their state is ours to change.
+ */
+static long axvm_vm_reset(struct axvm_vm *vm, struct axvm_reset __user *u)
+{
+	struct axvm_reset args;
+	unsigned int i;
+	int ret;
+
+	ret = axvm_copy_args(&args, sizeof(args), u);
+	if (ret)
+		return ret;
+	if ((args.flags & ~AXVM_RESET_KEEP_MEMORY) ||
+	    !axvm_mem_is_zero(args.reserved, sizeof(args.reserved)))
+		return -EINVAL;
+	mutex_lock(&vm->lock);
+	if (vm->state != AXVM_VM_STOPPED) {
+		mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
+	for (i = 0; i < AXVM_MAX_VCPUS; i++) {
+		struct axvm_vcpu *vcpu = vm->vcpus[i];
+
+		if (!vcpu)
+			continue;
+		mutex_lock(&vcpu->run_lock);
+		axvm_arch->vcpu_reset(vcpu);
+		bitmap_zero(vcpu->pending_irqs, 256);
+		mutex_unlock(&vcpu->run_lock);
+	}
+	if (!(args.flags & AXVM_RESET_KEEP_MEMORY))
+		axvm_regions_zero(vm);
+	axvm_set_state(vm, AXVM_VM_LOADED);
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+
+/* The seed's get_vcpu_affinities_pcpu_ids(). */
+static long axvm_vm_get_affinities(struct axvm_vm *vm,
+				   struct axvm_affinities __user *u)
+{
+	struct axvm_vcpu_affinity __user *out;
+	struct axvm_vcpu_affinity *ent;
+	struct axvm_affinities args;
+	unsigned int i, n = 0;
+	int ret;
+
+	ret = axvm_copy_args(&args, sizeof(args), u);
+	if (ret)
+		return ret;
+	if (args.flags || args.reserved0 ||
+	    !axvm_mem_is_zero(args.reserved, sizeof(args.reserved)))
+		return -EINVAL;
+	ent = kzalloc(sizeof(*ent), GFP_KERNEL);
+	if (!ent)
+		return -ENOMEM;
+	out = u64_to_user_ptr(args.entries);
+	mutex_lock(&vm->lock);
+	if (args.nr_entries < vm->nr_vcpus)
+		ret = -ENOSPC;
+	for (i = 0; i < AXVM_MAX_VCPUS && !ret; i++) {
+		struct axvm_vcpu *vcpu = vm->vcpus[i];
+
+		if (!vcpu)
+			continue;
+		memset(ent, 0, sizeof(*ent));
+		ent->vcpu_id = vcpu->id;
+		ent->phys_id = vcpu->phys_id;
+		bitmap_copy((unsigned long *)ent->cpu_mask,
+			    cpumask_bits(vcpu->cpus),
+			    min_t(unsigned int, nr_cpu_ids, AXVM_MAX_HOST_CPUS));
+		if (copy_to_user(&out[n++], ent, sizeof(*ent)))
+			ret = -EFAULT;
+	}
+	args.nr_entries = vm->nr_vcpus;
+	mutex_unlock(&vm->lock);
+	kfree(ent);
+	if (ret && ret != -ENOSPC)
+		return ret;
+	if (axvm_copy_args_out(u, &args, sizeof(args)))
+		return -EFAULT;
 	return ret;
 }
 
@@ -225,6 +364,32 @@ static long axvm_vm_ioctl(struct file *file, unsigned int cmd,
 		return axvm_vm_guest_rw(vm, uarg, false);
 	case AXVM_WRITE_GUEST:
 		return axvm_vm_guest_rw(vm, uarg, true);
+	case AXVM_ADD_PASSTHROUGH:
+		return axvm_vm_ioctl_add_passthrough(vm, uarg);
+	case AXVM_REMOVE_PASSTHROUGH:
+		return axvm_vm_ioctl_remove_passthrough(vm, uarg);
+	case AXVM_GET_PASSTHROUGH_MAP:
+		return axvm_vm_ioctl_get_passthrough_map(vm, uarg);
+	case AXVM_ADD_DEVICE:
+		return axvm_vm_ioctl_add_device(vm, uarg);
+	case AXVM_INJECT_IRQ:
+		return axvm_vm_ioctl_inject_irq(vm, uarg);
+	case AXVM_IVC_CREATE:
+		return axvm_vm_ioctl_ivc_create(vm, uarg);
+	case AXVM_IVC_ATTACH:
+		return axvm_vm_ioctl_ivc_attach(vm, uarg);
+	case AXVM_IVC_DETACH:
+		return axvm_vm_ioctl_ivc_detach(vm, uarg);
+	case AXVM_SUSPEND:
+		return axvm_vm_suspend(vm);
+	case AXVM_RESUME:
+		return axvm_vm_resume(vm);
+	case AXVM_RESET:
+		return axvm_vm_reset(vm, uarg);
+	case AXVM_GET_VCPU_AFFINITIES:
+		return axvm_vm_get_affinities(vm, uarg);
+	case AXVM_GET_STATS:
+		return axvm_vm_ioctl_get_stats(vm, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -258,7 +423,8 @@ static struct axvm_vm *axvm_vm_alloc(void)
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return ERR_PTR(-ENOMEM);
-	id = ida_alloc(&axvm_vm_ida, GFP_KERNEL);
+	/* VM ids start at 1, as the seed's do; 0 means "this VM" in uapi. */
+	id = ida_alloc_min(&axvm_vm_ida, 1, GFP_KERNEL);
 	if (id < 0) {
 		kfree(vm);
 		return ERR_PTR(id);
@@ -268,12 +434,15 @@ static struct axvm_vm *axvm_vm_alloc(void)
 	mutex_init(&vm->lock);
 	mutex_init(&vm->mmu_lock);
 	vm->state = AXVM_VM_LOADING;
+	INIT_LIST_HEAD(&vm->passthrough);
+	INIT_LIST_HEAD(&vm->ivc_mappings);
 	ret = axvm_arch->vm_init(vm);
 	if (ret) {
 		ida_free(&axvm_vm_ida, id);
 		kfree(vm);
 		return ERR_PTR(ret);
 	}
+	axvm_debugfs_add_vm(vm);
 	return vm;
 }
 

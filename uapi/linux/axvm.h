@@ -49,6 +49,14 @@ enum axvm_backend {
 #define AXVM_FEATURE_GUEST_RW		(1ULL << 3) /* AXVM_READ/WRITE_GUEST */
 #define AXVM_FEATURE_HYPERCALL		(1ULL << 4) /* AXVM_EXIT_HYPERCALL */
 #define AXVM_FEATURE_XSAVE		(1ULL << 5) /* guest FPU/XSAVE state */
+#define AXVM_FEATURE_PASSTHROUGH	(1ULL << 6) /* AXVM_ADD_PASSTHROUGH */
+#define AXVM_FEATURE_DEVICES		(1ULL << 7) /* AXVM_ADD_DEVICE */
+#define AXVM_FEATURE_AFFINITY		(1ULL << 8) /* AXVM_VCPU_AFFINITY */
+#define AXVM_FEATURE_IRQ_INJECT		(1ULL << 9) /* AXVM_INJECT_IRQ */
+#define AXVM_FEATURE_IVC		(1ULL << 10) /* inter-VM channels */
+#define AXVM_FEATURE_SUSPEND		(1ULL << 11) /* SUSPEND/RESUME */
+#define AXVM_FEATURE_RESET		(1ULL << 12) /* AXVM_RESET */
+#define AXVM_FEATURE_STATS		(1ULL << 13) /* GET_STATS, debugfs */
 
 struct axvm_caps {
 	__u32 size;
@@ -121,14 +129,31 @@ struct axvm_memory_region {
 };
 #define AXVM_ADD_MEMORY_REGION	_IO(AXVM_IOCTL_TYPE, 0x10)
 
-/* Creates vCPU vcpu_id (0 <= vcpu_id < max_vcpus); returns its fd. */
+/*
+ * Creates vCPU vcpu_id (0 <= vcpu_id < max_vcpus); returns its fd.
+ *
+ * The struct grew after its first version (32 bytes, up to reserved[]);
+ * a caller passing the first version gets the defaults: any host CPU,
+ * phys_id = vcpu_id. With AXVM_VCPU_AFFINITY (and the full size), the
+ * vCPU may only run on the host CPUs in cpu_mask (the seed's
+ * phys_cpu_ls): AXVM_RUN from a thread allowed on any other CPU fails
+ * with -EPERM. phys_id is the id the guest sees for this vCPU
+ * (APIC id on x86, MPIDR on arm64).
+ */
+#define AXVM_VCPU_AFFINITY	(1U << 0)
+#define AXVM_MAX_HOST_CPUS	1024
 struct axvm_create_vcpu {
 	__u32 size;
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* AXVM_VCPU_AFFINITY */
 	__u32 vcpu_id;
 	__u32 reserved0;
 	__u64 reserved[2];
+	/* Since the affinity extension: */
+	__u32 phys_id;
+	__u32 reserved1;
+	__u64 cpu_mask[AXVM_MAX_HOST_CPUS / 64];	/* bit n: host CPU n */
 };
+#define AXVM_CREATE_VCPU_SIZE_V1	32
 #define AXVM_CREATE_VCPU	_IO(AXVM_IOCTL_TYPE, 0x11)
 
 /* LOADING -> LOADED; no argument. */
@@ -168,6 +193,232 @@ struct axvm_guest_memory {
 };
 #define AXVM_READ_GUEST		_IO(AXVM_IOCTL_TYPE, 0x16)
 #define AXVM_WRITE_GUEST	_IO(AXVM_IOCTL_TYPE, 0x17)
+
+/*
+ * Host-physical ranges given to the guest (the seed's pass-through
+ * devices and addresses), mapped GPA -> HPA linearly; see
+ * Documentation/passthrough.md. ADD and REMOVE need CAP_SYS_RAWIO
+ * (-EPERM) and are allowed in LOADING, LOADED, RUNNING and SUSPENDED
+ * (-EBUSY once STOPPING or STOPPED); a running guest sees the change on
+ * its next access (REMOVE flushes the guest TLBs before it returns).
+ *
+ * Without AXVM_PT_RESERVED_MEM the range is device MMIO: mapped
+ * uncached, read/write, no execute. -EPERM if it meets System RAM, RAM
+ * the kernel owns under another name (ACPI tables/NVS, crash kernel,
+ * persistent, soft-reserved, device-private or CXL memory), RAM reserved
+ * at boot (a "Reserved" range that was RAM in the firmware's map) or a
+ * resource a driver claimed exclusively. With AXVM_PT_RESERVED_MEM the
+ * range must lie wholly inside memory the administrator carved out of
+ * RAM at boot (a "Reserved" /proc/iomem range that was RAM in the
+ * firmware's map, e.g. memmap=16M$0x30000000), unclaimed by any driver,
+ * else -EPERM; it is mapped write-back, read/write/execute (the seed's
+ * map_reserved_memory_region). AXVM_PT_IDENTITY maps HPA := GPA (hpa
+ * must be 0, else -EINVAL).
+ *
+ * -EINVAL: unknown flags, non-zero reserved, len 0, gpa and hpa at
+ * different offsets within their 4 KiB page, or a name that is not
+ * printable ASCII, NUL-terminated within its 16 bytes (at most 15
+ * characters) and zero after the NUL. -ERANGE: gpa + len or hpa + len
+ * wraps, or the range ends beyond the guest physical space or the host
+ * physical address width. The range is widened to whole pages (start
+ * aligned down, end aligned up), then merged with the ranges it overlaps
+ * or touches if the GPA -> HPA offset and the AXVM_PT_RESERVED_MEM flag
+ * agree; touching ranges that disagree stay separate. -EEXIST: it
+ * overlaps a range that disagrees, or a memory region. -ENOSPC: the map
+ * would hold more than 256 ranges.
+ */
+#define AXVM_PT_RESERVED_MEM	(1U << 0)
+#define AXVM_PT_IDENTITY	(1U << 1)
+struct axvm_passthrough {
+	__u32 size;
+	__u32 flags;		/* AXVM_PT_* */
+	__u64 gpa;
+	__u64 hpa;		/* 0 with AXVM_PT_IDENTITY */
+	__u64 len;
+	char name[16];		/* optional label (the seed's device name) */
+	__u64 reserved[2];
+};
+#define AXVM_ADD_PASSTHROUGH	_IO(AXVM_IOCTL_TYPE, 0x18)
+/*
+ * Unmaps the passthrough pages in [gpa, gpa + len) (widened to pages),
+ * trimming or splitting ranges, and flushes the guest TLBs: the guest's
+ * next access there is an MMIO exit. Only gpa and len may be set
+ * (-EINVAL otherwise); -ENOENT if no passthrough page is in the range;
+ * -ENOSPC if a split would exceed 256 ranges. Memory regions in the
+ * range are left alone.
+ */
+#define AXVM_REMOVE_PASSTHROUGH	_IO(AXVM_IOCTL_TYPE, 0x19)
+
+struct axvm_passthrough_entry {
+	__u64 gpa;
+	__u64 hpa;		/* 0 unless the caller has CAP_SYS_RAWIO */
+	__u64 len;
+	__u32 flags;		/* AXVM_PT_RESERVED_MEM; AXVM_PT_IDENTITY
+				 * when hpa == gpa */
+	__u32 reserved;
+	char name[16];		/* label of the earliest-added named range
+				 * merged into it, "" if none had one */
+};
+/*
+ * The merged passthrough map, sorted by gpa; any state, no capability
+ * needed. nr_entries in = room in entries[], out = entries in the map.
+ * If the room is short: -ENOSPC, nr_entries = the count needed, nothing
+ * copied. -EFAULT if entries is bad (and there is something to copy).
+ */
+struct axvm_passthrough_map {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u32 nr_entries;
+	__u32 reserved0;
+	__u64 entries;		/* user pointer to struct axvm_passthrough_entry[] */
+	__u64 reserved[2];
+};
+#define AXVM_GET_PASSTHROUGH_MAP _IO(AXVM_IOCTL_TYPE, 0x1a)
+
+/*
+ * In-kernel emulated devices (the seed's AxVmDevices), looked up by the
+ * run loop before an exit goes to userspace. Only in LOADING.
+ */
+enum axvm_device_type {
+	AXVM_DEV_UART16550	= 1,	/* 8 registers; fd: read = guest
+					 * output, write = guest input */
+};
+#define AXVM_DEV_SPACE_PIO	0
+#define AXVM_DEV_SPACE_MMIO	1
+struct axvm_device {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u32 type;		/* enum axvm_device_type */
+	__u32 space;		/* AXVM_DEV_SPACE_* */
+	__u64 base;		/* port or GPA */
+	__u64 len;		/* 0: the type's size (UART: 8 ports / 8 bytes) */
+	__u32 irq;		/* vector raised on vCPU 0, 0: no interrupt */
+	__s32 fd;		/* out: the device's fd (O_CLOEXEC) */
+	__u64 reserved[2];
+};
+#define AXVM_ADD_DEVICE		_IO(AXVM_IOCTL_TYPE, 0x1b)
+
+/*
+ * Injects `vector` (32-255) into every vCPU in vcpu_mask (the seed's
+ * inject_interrupt_to_vcpu). A vCPU in the guest on another CPU is
+ * kicked; one outside takes it on its next entry, once the guest can
+ * accept it (RFLAGS.IF set, no interrupt shadow). vm_id 0 means this VM;
+ * any other id than this VM's is -EXDEV (never a panic, unlike the seed).
+ */
+struct axvm_irq {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u32 vector;
+	__u32 vm_id;
+	__u64 vcpu_mask;	/* bit n: vCPU n; must name existing vCPUs */
+	__u64 reserved[2];
+};
+#define AXVM_INJECT_IRQ		_IO(AXVM_IOCTL_TYPE, 0x1c)
+
+/*
+ * Inter-VM communication channels (the seed's IVC). CREATE allocates a
+ * zeroed shared buffer of len bytes (rounded up to 4 KiB), maps it in
+ * this VM at gpa (0: the kernel picks the lowest free GPA at or above
+ * AXVM_IVC_DEFAULT_BASE and returns it) and returns a channel fd.
+ * ATTACH maps the channel behind ivc_fd into another VM at gpa. Each
+ * attached VM names the vector it wants for the doorbell and the vCPUs
+ * that take it. Ringing (the guest's AXVM_HC_IVC_RING hypercall, handled
+ * in the kernel, or AXVM_IVC_RING on the channel fd) raises every other
+ * attached VM's doorbell. DETACH unmaps the channel at gpa from this VM;
+ * the memory is freed when the last mapping and fd are gone.
+ */
+#define AXVM_IVC_DEFAULT_BASE	0xe0000000ULL
+struct axvm_ivc {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u64 len;		/* CREATE: in; ATTACH: out */
+	__u64 gpa;		/* in (CREATE: 0 = pick), out */
+	__u64 vcpu_mask;	/* doorbell targets in this VM; 0: vCPU 0 */
+	__u32 vector;		/* doorbell vector in this VM, 0: none */
+	__s32 fd;		/* CREATE: out; ATTACH: in */
+	__u64 reserved[2];
+};
+#define AXVM_IVC_CREATE		_IO(AXVM_IOCTL_TYPE, 0x1d)
+#define AXVM_IVC_ATTACH		_IO(AXVM_IOCTL_TYPE, 0x1e)
+#define AXVM_IVC_DETACH		_IO(AXVM_IOCTL_TYPE, 0x1f)
+/* On a channel fd, no argument: ring every attached VM's doorbell. */
+#define AXVM_IVC_RING		_IO(AXVM_IOCTL_TYPE, 0x50)
+/* Guest hypercall (VMMCALL, RAX = nr, RBX = GPA of the channel in this
+ * VM): rings the other VMs; RAX = 0 or -errno. Never leaves the kernel. */
+#define AXVM_HC_IVC_RING	0x41580001ULL
+
+/* RUNNING -> SUSPENDED: every vCPU leaves the guest, RUN returns
+ * AXVM_EXIT_SUSPENDED until RESUME (SUSPENDED -> RUNNING). */
+#define AXVM_SUSPEND		_IO(AXVM_IOCTL_TYPE, 0x40)
+#define AXVM_RESUME		_IO(AXVM_IOCTL_TYPE, 0x41)
+
+/* STOPPED -> LOADED (the seed's missing re-init): vCPUs get their
+ * power-on state back, pending interrupts are dropped, guest memory is
+ * zeroed unless AXVM_RESET_KEEP_MEMORY. BOOT may follow. */
+#define AXVM_RESET_KEEP_MEMORY	(1U << 0)
+struct axvm_reset {
+	__u32 size;
+	__u32 flags;		/* AXVM_RESET_* */
+	__u64 reserved[3];
+};
+#define AXVM_RESET		_IO(AXVM_IOCTL_TYPE, 0x42)
+
+/* Every vCPU's (vcpu_id, cpu_mask, phys_id), like the seed's
+ * get_vcpu_affinities_pcpu_ids(). nr_entries in = room, out = vCPUs. */
+struct axvm_vcpu_affinity {
+	__u32 vcpu_id;
+	__u32 phys_id;
+	__u64 cpu_mask[AXVM_MAX_HOST_CPUS / 64];
+};
+struct axvm_affinities {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u32 nr_entries;
+	__u32 reserved0;
+	__u64 entries;		/* user pointer to struct axvm_vcpu_affinity[] */
+	__u64 reserved[2];
+};
+#define AXVM_GET_VCPU_AFFINITIES _IO(AXVM_IOCTL_TYPE, 0x43)
+
+/* Statistics: exits[] is indexed by enum axvm_stat. */
+enum axvm_stat {
+	AXVM_STAT_EXITS = 0,		/* hardware exits, all kinds */
+	AXVM_STAT_USER_IO,		/* exits to userspace, by kind... */
+	AXVM_STAT_USER_MMIO,
+	AXVM_STAT_USER_HLT,
+	AXVM_STAT_USER_HYPERCALL,
+	AXVM_STAT_SHUTDOWN,
+	AXVM_STAT_FAIL_ENTRY,
+	AXVM_STAT_INTERNAL_ERROR,
+	AXVM_STAT_SIGNAL,
+	AXVM_STAT_STOPPED,
+	AXVM_STAT_SUSPENDED,
+	AXVM_STAT_CPUID,		/* handled in the kernel... */
+	AXVM_STAT_MSR,
+	AXVM_STAT_MSR_UNKNOWN,		/* #GP for an MSR axvm does not know */
+	AXVM_STAT_NPF_POPULATE,		/* lazy page populated */
+	AXVM_STAT_HOST_IRQ,		/* host interrupt/NMI while in guest */
+	AXVM_STAT_DEVICE_IO,		/* port I/O to an in-kernel device */
+	AXVM_STAT_DEVICE_MMIO,
+	AXVM_STAT_IRQ_WINDOW,		/* waited for the guest to take an IRQ */
+	AXVM_STAT_HLT_BLOCK,		/* HLT slept in the kernel */
+	AXVM_STAT_EXCEPTION,		/* intercepted exception reinjected */
+	AXVM_STAT_FORBIDDEN,		/* #UD/#GP for a forbidden instruction */
+	AXVM_STAT_IVC_RING,		/* doorbell hypercalls */
+	AXVM_STAT_OTHER,		/* XSETBV, DR, WBINVD, ... */
+	AXVM_STAT_NR
+};
+#define AXVM_STAT_SLOTS		32
+struct axvm_stats {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u64 exits[AXVM_STAT_SLOTS];	/* enum axvm_stat */
+	__u64 irqs_injected;	/* interrupts delivered into the guest */
+	__u64 pages_populated;	/* VM: guest pages allocated */
+	__u64 reserved[4];
+};
+/* On a VM fd: the sum over its vCPUs, plus VM-wide counters. */
+#define AXVM_GET_STATS		_IO(AXVM_IOCTL_TYPE, 0x44)
 
 /* ------------------------------------------------------------------ */
 /* vCPU ioctls, on a vCPU fd                                           */
@@ -216,6 +467,8 @@ struct axvm_sregs {
 };
 #define AXVM_GET_SREGS		_IO(AXVM_IOCTL_TYPE, 0x23)
 #define AXVM_SET_SREGS		_IO(AXVM_IOCTL_TYPE, 0x24)
+/* On a vCPU fd: this vCPU's counters (struct axvm_stats). */
+#define AXVM_GET_VCPU_STATS	_IO(AXVM_IOCTL_TYPE, 0x25)
 
 /* Segment attribute bits (struct axvm_segment.attrib). */
 #define AXVM_SEG_TYPE(t)	((t) & 0xf)
@@ -242,6 +495,7 @@ enum axvm_exit_reason {
 	AXVM_EXIT_INTERNAL_ERROR = 7,	/* axvm could not handle an exit */
 	AXVM_EXIT_INTR		= 8,	/* a signal is pending (RUN: -EINTR) */
 	AXVM_EXIT_STOPPED	= 9,	/* the VM is shutting down */
+	AXVM_EXIT_SUSPENDED	= 10,	/* the VM is suspended: RUN after RESUME */
 };
 
 #define AXVM_IO_IN		0

@@ -225,7 +225,11 @@ static void svm_fill_caps(struct axvm_caps *caps)
 {
 	caps->features = AXVM_FEATURE_NESTED_PAGING | AXVM_FEATURE_LAZY_MEMORY |
 			 AXVM_FEATURE_MMIO_DECODE | AXVM_FEATURE_GUEST_RW |
-			 AXVM_FEATURE_HYPERCALL | AXVM_FEATURE_XSAVE;
+			 AXVM_FEATURE_HYPERCALL | AXVM_FEATURE_XSAVE |
+			 AXVM_FEATURE_PASSTHROUGH | AXVM_FEATURE_DEVICES |
+			 AXVM_FEATURE_AFFINITY | AXVM_FEATURE_IRQ_INJECT |
+			 AXVM_FEATURE_IVC | AXVM_FEATURE_SUSPEND |
+			 AXVM_FEATURE_RESET | AXVM_FEATURE_STATS;
 	caps->gpa_bits = min_t(u32, boot_cpu_data.x86_phys_bits, 47);
 	caps->npt_levels = svm_npt_levels;
 	caps->nr_asids = svm_max_asid + 1;
@@ -271,15 +275,15 @@ static int svm_map_page(struct axvm_vm *vm, u64 gpa, u64 pfn, u32 flags)
 static void svm_unmap_range(struct axvm_vm *vm, u64 gpa, u64 size)
 {
 	struct svm_vm *svm_vm = to_svm_vm(vm);
-	unsigned int i;
 
 	npt_unmap_range(&svm_vm->npt, gpa, size);
-	/* Every vCPU takes a new ASID before its next entry... */
+	/* Every vCPU takes a new ASID (a clean TLB) before its next entry... */
 	atomic_inc(&svm_vm->tlb_gen);
-	/* ...and a vCPU in the guest now leaves it to do so. */
-	for (i = 0; i < AXVM_MAX_VCPUS; i++)
-		if (vm->vcpus[i])
-			axvm_vcpu_kick(vm->vcpus[i]);
+	/*
+	 * ...and one in the guest now has left it before we return, so the
+	 * caller may free what the old translations pointed to.
+	 */
+	axvm_vm_kick_all(vm, true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -388,6 +392,29 @@ static int svm_vcpu_init(struct axvm_vcpu *vcpu)
 	return 0;
 }
 
+/* AXVM_RESET: the state after RESET, as at creation. */
+static void svm_vcpu_reset(struct axvm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_control *c = &svm->vmcb->control;
+	u64 nested_cr3 = c->nested_cr3;
+
+	memset(svm->vmcb, 0, sizeof(*svm->vmcb));
+	svm_init_control(c);
+	c->nested_cr3 = nested_cr3;
+	svm_reset_save(&svm->vmcb->save);
+	memset(svm->gprs, 0, sizeof(svm->gprs));
+	memset(svm->xsave, 0, PAGE_SIZE << svm->xsave_order);
+	svm_init_xsave(svm);
+	memset(svm->dr, 0, sizeof(svm->dr));
+	svm->dr6 = DR6_RESERVED;
+	svm->dr7 = SVM_DR7_RESET;
+	svm->event_inj = 0;
+	svm->shut_down = false;
+	svm->pending = X86_PENDING_NONE;
+	svm->last_cpu = -1;	/* a fresh ASID too */
+}
+
 static void svm_vcpu_destroy(struct axvm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -446,6 +473,55 @@ static bool svm_guest_xcr0_differs(struct svm_vcpu *svm)
 	       svm->xcr0 != x86_host_xcr0();
 }
 
+static bool svm_irq_window_open(struct svm_vcpu *svm)
+{
+	return (svm->vmcb->save.rflags & X86_EFLAGS_IF) &&
+	       !(svm->vmcb->control.int_state & SVM_INT_STATE_SHADOW);
+}
+
+static void svm_open_irq_window(struct svm_vcpu *svm)
+{
+	/*
+	 * A virtual interrupt the guest takes as soon as it can, intercepted
+	 * (VINTR) so that we inject the real vector then (APM 15.21.4).
+	 */
+	svm->vmcb->control.int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_IGN_TPR;
+	svm->vmcb->control.intercept_misc1 |= BIT(SVM_I_VINTR);
+}
+
+static void svm_close_irq_window(struct svm_vcpu *svm)
+{
+	svm->vmcb->control.int_ctl &= ~(SVM_INT_CTL_V_IRQ |
+					SVM_INT_CTL_V_IGN_TPR);
+	svm->vmcb->control.intercept_misc1 &= ~BIT(SVM_I_VINTR);
+}
+
+/*
+ * Moves the highest pending interrupt into EVENTINJ if the guest can
+ * take it now, or asks for an exit when it can. An event being
+ * re-delivered goes first (15.20).
+ */
+static void svm_inject_pending_irq(struct axvm_vcpu *vcpu,
+				   struct svm_vcpu *svm)
+{
+	int vector;
+
+	if (svm->event_inj)
+		return;
+	vector = axvm_vcpu_next_irq(vcpu);
+	if (vector < 0) {
+		svm_close_irq_window(svm);
+		return;
+	}
+	if (!svm_irq_window_open(svm)) {
+		svm_open_irq_window(svm);
+		return;
+	}
+	svm_close_irq_window(svm);
+	svm->event_inj = vector | SVM_EVT_TYPE_INTR | SVM_EVT_VALID;
+	axvm_vcpu_irq_delivered(vcpu, vector);
+}
+
 /*
  * The part of an entry that runs with interrupts off and GIF=0. Returns
  * false if the entry was abandoned because something needs the thread.
@@ -464,10 +540,13 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	 * here; the thread will be migrated, so just go round the loop.
 	 */
 	if (READ_ONCE(vcpu->vm->state) != AXVM_VM_RUNNING ||
-	    signal_pending(current) || need_resched() || !sc->enabled) {
+	    signal_pending(current) || need_resched() || !sc->enabled ||
+	    !cpumask_test_cpu(cpu, vcpu->cpus)) {
 		atomic_set(&vcpu->mode, AXVM_VCPU_OUTSIDE);
 		return false;
 	}
+	/* After IN_GUEST: an interrupt raised from now on kicks us. */
+	svm_inject_pending_irq(vcpu, svm);
 	svm_assign_asid(svm, to_svm_vm(vcpu->vm), cpu);
 	svm->vmcb->control.clean_bits = 0;
 	svm->vmcb->control.event_inj = svm->event_inj;
@@ -652,7 +731,7 @@ static enum axvm_entry_result svm_exit_cpuid(struct axvm_vcpu *vcpu,
 					     struct svm_vcpu *svm)
 {
 	struct x86_cpuid_ctx ctx = {
-		.vcpu_id = vcpu->id,
+		.vcpu_id = vcpu->phys_id,
 		.cr4 = svm->vmcb->save.cr4,
 		.xcr0 = svm->xcr0,
 	};
@@ -791,6 +870,7 @@ static enum axvm_entry_result svm_exit_msr(struct axvm_vcpu *vcpu,
 	if (ret) {
 		pr_debug("axvm: VM %u vCPU %u: %s of MSR 0x%x -> #GP\n",
 			 vcpu->vm->id, vcpu->id, write ? "write" : "read", msr);
+		axvm_stat_inc(vcpu, AXVM_STAT_MSR_UNKNOWN);
 		svm_inject_gp(svm);
 	} else {
 		svm_skip(svm, 2);
@@ -941,23 +1021,44 @@ static enum axvm_entry_result svm_exit_simple(struct axvm_vcpu *vcpu,
 	return AXVM_ENTRY_USER;
 }
 
+/*
+ * HLT with interrupts enabled waits in the kernel for an interrupt (or a
+ * signal, or the VM leaving RUNNING); with interrupts disabled nothing
+ * could ever wake the guest, so userspace gets AXVM_EXIT_HLT.
+ */
+static enum axvm_entry_result svm_exit_hlt(struct axvm_vcpu *vcpu,
+					   struct svm_vcpu *svm)
+{
+	svm_skip(svm, 1);
+	if (!(svm->vmcb->save.rflags & X86_EFLAGS_IF))
+		return svm_exit_simple(vcpu, AXVM_EXIT_HLT);
+	if (axvm_vcpu_next_irq(vcpu) < 0)
+		axvm_vcpu_halt(vcpu);
+	return AXVM_ENTRY_HANDLED;
+}
+
 static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 					      struct svm_vcpu *svm)
 {
 	u64 code = svm->vmcb->control.exit_code;
 
+	axvm_stat_inc(vcpu, AXVM_STAT_EXITS);
 	svm_requeue_event(svm);
 	switch (code) {
 	case SVM_EXIT_INTR:
 	case SVM_EXIT_NMI:
 	case SVM_EXIT_SMI:
 	case SVM_EXIT_FERR_FREEZE:
+		axvm_stat_inc(vcpu, AXVM_STAT_HOST_IRQ);
 		return AXVM_ENTRY_HANDLED;	/* the host took it already */
 	case SVM_EXIT_CPUID:
+		axvm_stat_inc(vcpu, AXVM_STAT_CPUID);
 		return svm_exit_cpuid(vcpu, svm);
 	case SVM_EXIT_MSR:
+		axvm_stat_inc(vcpu, AXVM_STAT_MSR);
 		return svm_exit_msr(vcpu, svm);
 	case SVM_EXIT_XSETBV:
+		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
 		return svm_exit_xsetbv(svm);
 	case SVM_EXIT_IOIO:
 		return svm_exit_ioio(vcpu, svm);
@@ -966,23 +1067,29 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 	case SVM_EXIT_VMMCALL:
 		return svm_exit_vmmcall(vcpu, svm);
 	case SVM_EXIT_HLT:
-		svm_skip(svm, 1);
-		return svm_exit_simple(vcpu, AXVM_EXIT_HLT);
+		return svm_exit_hlt(vcpu, svm);
+	case SVM_EXIT_VINTR:
+		svm_close_irq_window(svm);
+		axvm_stat_inc(vcpu, AXVM_STAT_IRQ_WINDOW);
+		return AXVM_ENTRY_HANDLED;
 	case SVM_EXIT_SHUTDOWN:
 		svm->shut_down = true;
 		return svm_exit_simple(vcpu, AXVM_EXIT_SHUTDOWN);
 	case SVM_EXIT_WBINVD:
 	case SVM_EXIT_INVD:
 		/* Guest memory is ordinary write-back memory: nothing to do. */
+		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
 		svm_skip(svm, 2);
 		return AXVM_ENTRY_HANDLED;
 	case SVM_EXIT_RDPMC:
+		axvm_stat_inc(vcpu, AXVM_STAT_FORBIDDEN);
 		svm_inject_gp(svm);
 		return AXVM_ENTRY_HANDLED;
 	case SVM_EXIT_VMRUN: case SVM_EXIT_VMLOAD: case SVM_EXIT_VMSAVE:
 	case SVM_EXIT_STGI: case SVM_EXIT_CLGI: case SVM_EXIT_SKINIT:
 	case SVM_EXIT_INVLPGA: case SVM_EXIT_RDTSCP: case SVM_EXIT_MONITOR:
 	case SVM_EXIT_MWAIT: case SVM_EXIT_MWAIT_COND: case SVM_EXIT_RDPRU:
+		axvm_stat_inc(vcpu, AXVM_STAT_FORBIDDEN);
 		svm_inject_ud(svm);	/* not offered by our CPUID */
 		return AXVM_ENTRY_HANDLED;
 	case SVM_EXIT_INVALID:
@@ -993,10 +1100,14 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 	default:
 		break;
 	}
-	if (code >= SVM_EXIT_READ_DR0 && code <= SVM_EXIT_WRITE_DR7)
+	if (code >= SVM_EXIT_READ_DR0 && code <= SVM_EXIT_WRITE_DR7) {
+		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
 		return svm_exit_dr(vcpu, svm, code);
-	if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32)
+	}
+	if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+		axvm_stat_inc(vcpu, AXVM_STAT_EXCEPTION);
 		return svm_exit_exception(svm, code - SVM_EXIT_EXCP_BASE);
+	}
 	return svm_internal(vcpu, AXVM_INTERNAL_UNEXPECTED);
 }
 
@@ -1221,6 +1332,11 @@ static int svm_set_sregs(struct axvm_vcpu *vcpu, const struct axvm_sregs *sr)
 	return 0;
 }
 
+static bool svm_vcpu_irq_window_open(struct axvm_vcpu *vcpu)
+{
+	return svm_irq_window_open(to_svm(vcpu));
+}
+
 const struct axvm_arch_ops axvm_svm_ops = {
 	.name			= "svm",
 	.backend		= AXVM_BACKEND_SVM,
@@ -1238,6 +1354,8 @@ const struct axvm_arch_ops axvm_svm_ops = {
 	.vcpu_complete_user_exit = svm_complete_user_exit,
 	.vcpu_enter		= svm_vcpu_enter,
 	.vcpu_mmio		= svm_vcpu_mmio,
+	.vcpu_reset		= svm_vcpu_reset,
+	.vcpu_irq_window_open	= svm_vcpu_irq_window_open,
 	.get_regs		= svm_get_regs,
 	.set_regs		= svm_set_regs,
 	.get_sregs		= svm_get_sregs,

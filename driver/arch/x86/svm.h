@@ -15,6 +15,7 @@
 /* APM vol. 2, B.1, vector 3 (offset 0x0c) intercepts. */
 enum svm_intercept_misc1 {
 	SVM_I_INTR = 0, SVM_I_NMI = 1, SVM_I_SMI = 2, SVM_I_INIT = 3,
+	SVM_I_VINTR = 4,
 	SVM_I_RDPMC = 15, SVM_I_CPUID = 18, SVM_I_INVD = 22, SVM_I_HLT = 24,
 	SVM_I_INVLPGA = 26, SVM_I_IOIO = 27, SVM_I_MSR = 28,
 	SVM_I_TASK_SWITCH = 29, SVM_I_FERR_FREEZE = 30, SVM_I_SHUTDOWN = 31,
@@ -37,6 +38,7 @@ enum svm_intercept_misc2 {
 #define SVM_EXIT_NMI		0x061
 #define SVM_EXIT_SMI		0x062
 #define SVM_EXIT_INIT		0x063
+#define SVM_EXIT_VINTR		0x064
 #define SVM_EXIT_RDPMC		0x06f
 #define SVM_EXIT_CPUID		0x072
 #define SVM_EXIT_INVD		0x076
@@ -91,6 +93,8 @@ enum svm_intercept_misc2 {
 #define SVM_TLB_FLUSH_ALL	1	/* every ASID on this CPU */
 #define SVM_TLB_FLUSH_ASID	3	/* this guest's ASID */
 
+#define SVM_INT_CTL_V_IRQ		(1ULL << 8)
+#define SVM_INT_CTL_V_IGN_TPR		(1ULL << 20)
 #define SVM_INT_CTL_V_INTR_MASKING	(1ULL << 24)
 #define SVM_INT_STATE_SHADOW		(1ULL << 0)
 #define SVM_NESTED_CTL_NP_ENABLE	(1ULL << 0)
