@@ -10,6 +10,7 @@
 #   make check        build against Debian's kernel, boot it under QEMU (TCG,
 #                     emulated SVM) and run selftests/run_tests.sh in it
 #   make demo         boot the test VM and run a demo guest with /bin/axvm
+#   make bench        axvm vs KVM vs bare VMRUN in one test VM (bench/run)
 #   make clean        remove build products and test VM logs (keeps the
 #                     .build/ksft cache; make distclean removes it too)
 #
@@ -67,4 +68,9 @@ distclean: clean
 	rm -rf $(CURDIR)/.build
 
 help:
-	@sed -n '3,20s/^# \{0,1\}//p' $(CURDIR)/Makefile
+	@sed -n '3,21s/^# \{0,1\}//p' $(CURDIR)/Makefile
+
+# Benchmarks (Documentation/benchmarks.md): results in bench/results/.
+.PHONY: bench
+bench:
+	$(CURDIR)/bench/run
