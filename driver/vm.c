@@ -211,6 +211,25 @@ static long axvm_vm_resume(struct axvm_vm *vm)
 }
 
 /*
+ * Takes every vCPU's run_lock, or none and -EBUSY. RUN takes vm->lock
+ * under run_lock, so under vm->lock we may only try.
+ */
+static int axvm_vm_lock_vcpus(struct axvm_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < AXVM_MAX_VCPUS; i++) {
+		if (!vm->vcpus[i] || mutex_trylock(&vm->vcpus[i]->run_lock))
+			continue;
+		while (i--)
+			if (vm->vcpus[i])
+				mutex_unlock(&vm->vcpus[i]->run_lock);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
  * The seed's missing re-init: STOPPED -> LOADED with every vCPU at its
  * power-on state and, unless asked to keep it, guest memory zeroed.
  * No vCPU is inside RUN in STOPPED, so their state is ours to change.
@@ -228,16 +247,16 @@ static long axvm_vm_reset(struct axvm_vm *vm, struct axvm_reset __user *u)
 	    !axvm_mem_is_zero(args.reserved, sizeof(args.reserved)))
 		return -EINVAL;
 	mutex_lock(&vm->lock);
-	if (vm->state != AXVM_VM_STOPPED) {
+	ret = vm->state == AXVM_VM_STOPPED ? axvm_vm_lock_vcpus(vm) : -EBUSY;
+	if (ret) {
 		mutex_unlock(&vm->lock);
-		return -EBUSY;
+		return ret;
 	}
 	for (i = 0; i < AXVM_MAX_VCPUS; i++) {
 		struct axvm_vcpu *vcpu = vm->vcpus[i];
 
 		if (!vcpu)
 			continue;
-		mutex_lock(&vcpu->run_lock);
 		axvm_arch->vcpu_reset(vcpu);
 		bitmap_zero(vcpu->pending_irqs, 256);
 		mutex_unlock(&vcpu->run_lock);
@@ -249,12 +268,25 @@ static long axvm_vm_reset(struct axvm_vm *vm, struct axvm_reset __user *u)
 	return 0;
 }
 
-/* The seed's get_vcpu_affinities_pcpu_ids(). */
+static void axvm_vcpu_affinity_fill(const struct axvm_vcpu *vcpu,
+				    struct axvm_vcpu_affinity *ent)
+{
+	memset(ent, 0, sizeof(*ent));
+	ent->vcpu_id = vcpu->id;
+	ent->phys_id = vcpu->phys_id;
+	bitmap_copy((unsigned long *)ent->cpu_mask, cpumask_bits(vcpu->cpus),
+		    min_t(unsigned int, nr_cpu_ids, AXVM_MAX_HOST_CPUS));
+}
+
+/*
+ * The seed's get_vcpu_affinities_pcpu_ids(). Entries are gathered under
+ * vm->lock and copied out after it: a fault on the user buffer may take
+ * mmap_lock, which mmap() of this VM takes before vm->lock.
+ */
 static long axvm_vm_get_affinities(struct axvm_vm *vm,
 				   struct axvm_affinities __user *u)
 {
-	struct axvm_vcpu_affinity __user *out;
-	struct axvm_vcpu_affinity *ent;
+	struct axvm_vcpu_affinity *ents;
 	struct axvm_affinities args;
 	unsigned int i, n = 0;
 	int ret;
@@ -265,32 +297,24 @@ static long axvm_vm_get_affinities(struct axvm_vm *vm,
 	if (args.flags || args.reserved0 ||
 	    !axvm_mem_is_zero(args.reserved, sizeof(args.reserved)))
 		return -EINVAL;
-	ent = kzalloc(sizeof(*ent), GFP_KERNEL);
-	if (!ent)
+	ents = kcalloc(AXVM_MAX_VCPUS, sizeof(*ents), GFP_KERNEL);
+	if (!ents)
 		return -ENOMEM;
-	out = u64_to_user_ptr(args.entries);
 	mutex_lock(&vm->lock);
-	if (args.nr_entries < vm->nr_vcpus)
-		ret = -ENOSPC;
-	for (i = 0; i < AXVM_MAX_VCPUS && !ret; i++) {
-		struct axvm_vcpu *vcpu = vm->vcpus[i];
-
-		if (!vcpu)
-			continue;
-		memset(ent, 0, sizeof(*ent));
-		ent->vcpu_id = vcpu->id;
-		ent->phys_id = vcpu->phys_id;
-		bitmap_copy((unsigned long *)ent->cpu_mask,
-			    cpumask_bits(vcpu->cpus),
-			    min_t(unsigned int, nr_cpu_ids, AXVM_MAX_HOST_CPUS));
-		if (copy_to_user(&out[n++], ent, sizeof(*ent)))
-			ret = -EFAULT;
-	}
-	args.nr_entries = vm->nr_vcpus;
+	for (i = 0; i < AXVM_MAX_VCPUS; i++)
+		if (vm->vcpus[i])
+			axvm_vcpu_affinity_fill(vm->vcpus[i], &ents[n++]);
 	mutex_unlock(&vm->lock);
-	kfree(ent);
-	if (ret && ret != -ENOSPC)
+
+	if (args.nr_entries < n)
+		ret = -ENOSPC;
+	else if (copy_to_user(u64_to_user_ptr(args.entries), ents,
+			      n * sizeof(*ents)))
+		ret = -EFAULT;
+	kfree(ents);
+	if (ret == -EFAULT)
 		return ret;
+	args.nr_entries = n;
 	if (axvm_copy_args_out(u, &args, sizeof(args)))
 		return -EFAULT;
 	return ret;
