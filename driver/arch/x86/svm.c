@@ -520,6 +520,9 @@ static void svm_inject_pending_irq(struct axvm_vcpu *vcpu,
 	svm_close_irq_window(svm);
 	svm->event_inj = vector | SVM_EVT_TYPE_INTR | SVM_EVT_VALID;
 	axvm_vcpu_irq_delivered(vcpu, vector);
+	/* More pending: exit again as soon as the guest can take the next. */
+	if (axvm_vcpu_next_irq(vcpu) >= 0)
+		svm_open_irq_window(svm);
 }
 
 /*
