@@ -1096,8 +1096,10 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 		svm_inject_ud(svm);	/* not offered by our CPUID */
 		return AXVM_ENTRY_HANDLED;
 	case SVM_EXIT_INVALID:
+	case (u32)SVM_EXIT_INVALID:
+		/* Hardware writes -1; QEMU's emulation writes only 32 bits of it. */
 		vcpu->run->exit_reason = AXVM_EXIT_FAIL_ENTRY;
-		vcpu->run->fail_entry.hw_reason = code;
+		vcpu->run->fail_entry.hw_reason = SVM_EXIT_INVALID;
 		vcpu->run->fail_entry.info1 = svm->vmcb->control.exit_info_1;
 		return AXVM_ENTRY_USER;
 	default:
