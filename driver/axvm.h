@@ -234,6 +234,7 @@ void axvm_vcpu_halt(struct axvm_vcpu *vcpu);
 
 /* bus.c: in-kernel devices. */
 int axvm_bus_register(struct axvm_vm *vm, struct axvm_io_dev *dev);
+bool axvm_bus_overlaps(struct axvm_vm *vm, u32 space, u64 base, u64 len);
 /* Completes an IO/MMIO exit in vcpu->run if a device claims it. */
 bool axvm_bus_handle_exit(struct axvm_vcpu *vcpu);
 void axvm_bus_destroy(struct axvm_vm *vm);

@@ -60,6 +60,20 @@ static struct axvm_io_dev *axvm_bus_find(const struct axvm_bus *bus,
 	return dev;
 }
 
+/* Does any device in `space` meet [base, base + len)? vm->lock held. */
+bool axvm_bus_overlaps(struct axvm_vm *vm, u32 space, u64 base, u64 len)
+{
+	const struct axvm_bus *bus = &vm->buses[space];
+	unsigned int i;
+
+	lockdep_assert_held(&vm->lock);
+	for (i = 0; i < bus->nr; i++)
+		if (base < bus->devs[i]->base + bus->devs[i]->len &&
+		    bus->devs[i]->base < base + len)
+			return true;
+	return false;
+}
+
 int axvm_bus_register(struct axvm_vm *vm, struct axvm_io_dev *dev)
 {
 	struct axvm_bus *bus;

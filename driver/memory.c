@@ -77,11 +77,15 @@ bool axvm_range_is_free_of_regions(struct axvm_vm *vm, u64 gpa, u64 size)
 	return true;
 }
 
-/* Memory regions, passthrough ranges and channels never share a GPA. */
+/*
+ * Memory regions, passthrough ranges, channels and MMIO devices never
+ * share a GPA. Callers hold vm->lock (the bus) and mmu_lock.
+ */
 static bool axvm_gpa_range_free(struct axvm_vm *vm, u64 gpa, u64 size)
 {
 	return axvm_range_is_free_of_regions(vm, gpa, size) &&
-	       !axvm_passthrough_overlaps(vm, gpa, size);
+	       !axvm_passthrough_overlaps(vm, gpa, size) &&
+	       !axvm_bus_overlaps(vm, AXVM_DEV_SPACE_MMIO, gpa, size);
 }
 
 /* Returns the page backing page `idx` of r, allocating it if asked. */
