@@ -249,6 +249,11 @@ long axvm_vm_ioctl_get_passthrough_map(struct axvm_vm *vm,
 				       struct axvm_passthrough_map __user *u);
 /* True if [gpa, gpa + size) meets a passthrough range; mmu_lock held. */
 bool axvm_passthrough_overlaps(struct axvm_vm *vm, u64 gpa, u64 size);
+/*
+ * A nested page fault outside the regions: -EPERM for a fetch from a
+ * device range, 0 if the page is mapped by now, -ENOENT (MMIO) otherwise.
+ */
+int axvm_passthrough_npf(struct axvm_vm *vm, u64 gpa, u32 access);
 void axvm_passthrough_free(struct axvm_vm *vm);
 
 /* ivc.c */

@@ -330,7 +330,7 @@ int axvm_handle_npf(struct axvm_vm *vm, u64 gpa, u32 access)
 	mutex_lock(&vm->mmu_lock);
 	r = axvm_find_region(vm, gpa);
 	if (!r)
-		ret = -ENOENT;
+		ret = axvm_passthrough_npf(vm, gpa, access);
 	else if ((access & AXVM_NPF_WRITE) && !(r->flags & AXVM_MEM_WRITE))
 		ret = -EACCES;
 	else if ((access & AXVM_NPF_FETCH) && !(r->flags & AXVM_MEM_EXEC))

@@ -52,9 +52,6 @@
 #endif
 #include "axvm.h"
 
-/* The core's nested page fault path asks here first (memory.c). */
-int axvm_passthrough_npf(struct axvm_vm *vm, u64 gpa, u32 access);
-
 #define AXVM_PT_KNOWN		(AXVM_PT_RESERVED_MEM | AXVM_PT_IDENTITY)
 /* A VM's map never holds more ranges than this (-ENOSPC). */
 #define AXVM_PT_MAX_RANGES	256
