@@ -12,7 +12,7 @@ AXVM=${AXVM:-/bin/axvm}
 DEMO=${AXVM_DEMO_DIR:-/demo}
 TESTS="t_info t_help t_hello_real t_hello_protected t_hello_long t_fault
        t_missing_image t_bad_mem t_unaligned_mem t_image_too_large
-       t_unknown_flag"
+       t_unknown_flag t_cpus_pin t_pin_too_short"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/launcher_test.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
@@ -106,6 +106,26 @@ t_unknown_flag() {
 }
 
 # --- KTAP ----------------------------------------------------------------
+
+t_cpus_pin() {
+	desc="--cpus 2 --pin 0,1: two pinned vCPUs, hello-long prints twice"
+	if [ "$(grep -c '^processor' /proc/cpuinfo)" -lt 2 ]; then
+		desc="$desc # SKIP fewer than 2 host CPUs"
+		return 0
+	fi
+	run_axvm run --image "$DEMO/hello-long.bin" --mem 16M --cpus 2 \
+		--pin 0,1
+	[ "$status" -eq 0 ] &&
+		[ "$(grep -cxF "Hello from axvm (long mode)" "$OUT")" -eq 2 ] &&
+		[ "$(wc -l <"$OUT")" -eq 2 ] &&
+		run_axvm run --help && stdout_has --cpus && stdout_has --pin
+}
+
+t_pin_too_short() {
+	desc="--pin naming fewer CPUs than --cpus is a usage error"
+	run_axvm run --image "$DEMO/hello-long.bin" --cpus 2 --pin 0
+	[ "$status" -eq 2 ] && stderr_has "--pin" && [ ! -s "$OUT" ]
+}
 
 # Shows what the launcher did, as KTAP diagnostics.
 diagnose() {

@@ -27,10 +27,13 @@
  * All launcher messages go to stderr, prefixed "axvm: "; stdout carries
  * only the guest's serial output.
  */
+#define _GNU_SOURCE		/* pthread_setaffinity_np(), CPU_SET() */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,7 +90,15 @@ struct pt_range {
 	const char *flag;	/* "--passthrough" or "--reserved" */
 };
 
+/* --cpus N / --pin LIST: one thread per vCPU, vCPU i's stack 64 KiB
+ * below vCPU i-1's. */
+#define MAX_CPUS		64
+#define CPU_STACK_SPACING	0x10000ULL
+
 struct run_options {
+	unsigned int cpus;		/* --cpus, default 1 */
+	int pin[MAX_CPUS];		/* --pin: host CPU of vCPU i */
+	unsigned int nr_pin;		/* 0: no --pin */
 	const char *image;
 	uint64_t load;
 	uint64_t entry;
@@ -101,11 +113,15 @@ struct run_options {
  * guest programming the baud rate does not print its divisor. */
 struct com1 {
 	uint8_t lcr;
+	bool line_buffered;	/* --cpus > 1: whole lines, one at a time */
+	size_t len;
+	char line[256];
 };
 
 struct guest {
 	struct axvm_vm vm;
-	struct axvm_vcpu vcpu;
+	struct axvm_vcpu vcpu;		/* vCPU 0, or the one this thread runs */
+	struct axvm_vcpu more[MAX_CPUS - 1];	/* --cpus: vCPUs 1.. */
 	struct axvm_mem ram;
 	struct axvm_x86_layout layout;
 	struct com1 com1;
@@ -137,10 +153,11 @@ static void usage(FILE *out)
 "       axvm run --image FILE [--load GPA] [--entry GPA] [--mem SIZE]\n"
 "                [--mode real|protected|long]\n"
 "                [--passthrough GPA:HPA:SIZE]... [--reserved GPA:HPA:SIZE]...\n"
+"                [--cpus N] [--pin CPU,CPU,...]\n"
 "       axvm help\n"
 "\n"
 "info    print the backend, API version, features and limits of /dev/axvm\n"
-"run     run a raw binary image on one vCPU\n"
+"run     run a raw binary image on one vCPU (or --cpus N)\n"
 "\n"
 "run options:\n"
 "  -i, --image FILE   raw image to load (required)\n"
@@ -154,6 +171,16 @@ static void usage(FILE *out)
 "  -r, --reserved GPA:HPA:SIZE\n"
 "                     map RAM carved out at boot (memmap=SIZE$HPA) at GPA,\n"
 "                     write-back (repeatable; needs CAP_SYS_RAWIO)\n"
+"  -c, --cpus N       N vCPUs (default 1, at most 64), each in its own thread,\n"
+"                     all starting at --entry with their vCPU id in RDI and\n"
+"                     the stack 64 KiB lower per vCPU; output lines of\n"
+"                     different vCPUs may interleave; the exit status is the\n"
+"                     first non-zero vCPU status by id (a non-zero one stops\n"
+"                     the other vCPUs)\n"
+"  -P, --pin LIST     comma-separated host CPUs, one per vCPU: vCPU i is\n"
+"                     created with AXVM_VCPU_AFFINITY {LIST[i]} and phys_id i\n"
+"                     (its APIC id) and its thread pinned there; LIST must\n"
+"                     name at least N CPUs (extra ones are ignored)\n"
 "  -h, --help         this text\n"
 "Numbers are decimal or 0x-hex, with an optional K, M, G or T suffix.\n"
 "\n"
@@ -367,9 +394,55 @@ static int parse_pt_range(const char *flag, const char *arg,
 	return 0;
 }
 
+static int parse_cpus(const char *arg, struct run_options *o)
+{
+	uint64_t n;
+
+	if (parse_number("--cpus", arg, &n))
+		return EXIT_USAGE;
+	if (n < 1 || n > MAX_CPUS) {
+		msg("--cpus '%s': must be 1 to %d", arg, MAX_CPUS);
+		return EXIT_USAGE;
+	}
+	o->cpus = (unsigned int)n;
+	return 0;
+}
+
+/* --pin LIST: comma-separated host CPU numbers, vCPU 0 first. */
+static int parse_pin(const char *arg, struct run_options *o)
+{
+	const char *p = arg;
+
+	o->nr_pin = 0;
+	for (;;) {
+		char *end;
+		unsigned long cpu;
+
+		if (*p < '0' || *p > '9')
+			break;
+		errno = 0;
+		cpu = strtoul(p, &end, 10);
+		if (errno || cpu >= AXVM_MAX_HOST_CPUS || o->nr_pin == MAX_CPUS)
+			break;
+		o->pin[o->nr_pin++] = (int)cpu;
+		p = end;
+		if (!*p)
+			return 0;
+		if (*p++ != ',')
+			break;
+	}
+	msg("--pin '%s': expected a comma-separated list of at most %d host CPUs (0-%d)",
+	    arg, MAX_CPUS, AXVM_MAX_HOST_CPUS - 1);
+	return EXIT_USAGE;
+}
+
 static int parse_one_option(int opt, const char *arg, struct run_options *o)
 {
 	switch (opt) {
+	case 'c':
+		return parse_cpus(arg, o);
+	case 'P':
+		return parse_pin(arg, o);
 	case 'p':
 		return parse_pt_range("--passthrough", arg, o, 0);
 	case 'r':
@@ -405,6 +478,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "mode",  required_argument, NULL, 'M' },
 		{ "passthrough", required_argument, NULL, 'p' },
 		{ "reserved", required_argument, NULL, 'r' },
+		{ "cpus",  required_argument, NULL, 'c' },
+		{ "pin",   required_argument, NULL, 'P' },
 		{ "help",  no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -412,9 +487,10 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 
 	*o = (struct run_options){
 		.load = DEFAULT_LOAD, .mem = DEFAULT_MEM, .mode = AXVM_MODE_LONG,
+		.cpus = 1,
 	};
 	opterr = 0;	/* our own messages, naming the flag */
-	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:h", longopts,
+	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:c:P:h", longopts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
@@ -439,6 +515,11 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 	}
 	if (!o->image) {
 		msg("run: --image FILE is required (see axvm --help)");
+		return EXIT_USAGE;
+	}
+	if (o->nr_pin && o->nr_pin < o->cpus) {
+		msg("run: --pin names %u host CPUs, --cpus %u needs one per vCPU",
+		    o->nr_pin, o->cpus);
 		return EXIT_USAGE;
 	}
 	if (!o->entry_given)
@@ -654,6 +735,31 @@ static void serial_putc(uint8_t byte)
 		fflush(stdout);
 }
 
+/* With several vCPUs each one's output goes out a line at a time. */
+static pthread_mutex_t serial_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void com1_flush_line(struct com1 *com1)
+{
+	if (!com1->len)
+		return;
+	pthread_mutex_lock(&serial_lock);
+	fwrite(com1->line, 1, com1->len, stdout);
+	fflush(stdout);
+	pthread_mutex_unlock(&serial_lock);
+	com1->len = 0;
+}
+
+static void com1_putc(struct com1 *com1, uint8_t byte)
+{
+	if (!com1->line_buffered) {
+		serial_putc(byte);
+		return;
+	}
+	com1->line[com1->len++] = (char)byte;
+	if (byte == '\n' || com1->len == sizeof(com1->line))
+		com1_flush_line(com1);
+}
+
 /* COM1 accesses; the run struct's data is what the guest reads. */
 static void com1_access(struct com1 *com1, struct axvm_run *run)
 {
@@ -663,7 +769,7 @@ static void com1_access(struct com1 *com1, struct axvm_run *run)
 
 	if (run->io.direction == AXVM_IO_OUT) {
 		if (reg == COM1_THR && !dlab)
-			serial_putc(value);
+			com1_putc(com1, value);
 		else if (reg == COM1_LCR)
 			com1->lcr = value;
 		return;		/* IER, FCR, MCR, divisor: ignored */
@@ -717,6 +823,8 @@ static int handle_exit(struct guest *g)
 		return KEEP_RUNNING;	/* a signal we do not stop for */
 	case AXVM_EXIT_SHUTDOWN:
 		return stop_on_exit(g, "guest triple fault", EXIT_TRIPLE_FAULT);
+	case AXVM_EXIT_STOPPED:
+		return 0;	/* --cpus: another vCPU ended the run */
 	}
 	return stop_on_exit(g, "unhandled guest exit", EXIT_GUEST_ERROR);
 }
@@ -783,8 +891,49 @@ static int host_error(const char *step, int err)
 	return EXIT_HOST_ERROR;
 }
 
+static struct axvm_vcpu *guest_vcpu(struct guest *g, unsigned int i)
+{
+	return i ? &g->more[i - 1] : &g->vcpu;
+}
+
+/* With --pin: AXVM_VCPU_AFFINITY, mask {pin[i]}, phys_id i. */
+static int create_vcpu(struct guest *g, const struct run_options *o,
+		       unsigned int i)
+{
+	struct axvm_vcpu *v = guest_vcpu(g, i);
+	struct axvm_create_vcpu c;
+	struct axvm_caps caps;
+	void *run;
+	int fd, ret;
+
+	if (!o->nr_pin)
+		return axvm_vcpu_create(&g->vm, i, v);
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.flags = AXVM_VCPU_AFFINITY;
+	c.vcpu_id = i;
+	c.phys_id = i;
+	c.cpu_mask[o->pin[i] / 64] = 1ULL << (o->pin[i] % 64);
+	fd = ioctl(g->vm.fd, AXVM_CREATE_VCPU, &c);
+	if (fd < 0)
+		return -errno;
+	v->fd = fd;
+	v->id = i;
+	ret = axvm_get_caps(g->vm.sys_fd, &caps);
+	if (ret)
+		return ret;
+	run = mmap(NULL, caps.run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	if (run == MAP_FAILED)
+		return -errno;
+	v->run = run;
+	v->run_size = caps.run_size;
+	return 0;
+}
+
 static int create_guest(struct guest *g, const struct run_options *o)
 {
+	unsigned int i;
 	int ret;
 
 	ret = axvm_vm_create(&g->vm);
@@ -801,9 +950,18 @@ static int create_guest(struct guest *g, const struct run_options *o)
 				 AXVM_MEM_WRITE | AXVM_MEM_EXEC, &g->ram);
 	if (ret)
 		return host_error("adding guest memory", ret);
-	ret = axvm_vcpu_create(&g->vm, 0, &g->vcpu);
-	if (ret)
-		return host_error("creating vCPU 0", ret);
+	for (i = 0; i < o->cpus; i++) {
+		ret = create_vcpu(g, o, i);
+		if (ret == -EINVAL && o->nr_pin) {
+			msg("--pin: host CPU %d of vCPU %u is offline or does not exist",
+			    o->pin[i], i);
+			return EXIT_USAGE;
+		}
+		if (ret) {
+			msg("creating vCPU %u: %s", i, strerror(-ret));
+			return EXIT_HOST_ERROR;
+		}
+	}
 	return 0;
 }
 
@@ -852,10 +1010,25 @@ static int start_guest(struct guest *g, const struct run_options *o)
 		if (ret)
 			return ret;
 	}
-	ret = axvm_x86_setup_mode(&g->vm, &g->vcpu, o->mode, o->entry,
-				  stack_top(o), &g->layout);
-	if (ret)
-		return host_error("setting up the CPU mode", ret);
+	for (i = 0; i < o->cpus; i++) {
+		struct axvm_vcpu *v = guest_vcpu(g, i);
+		struct axvm_regs regs;
+
+		ret = axvm_x86_setup_mode(&g->vm, v, o->mode, o->entry,
+					  stack_top(o) - i * CPU_STACK_SPACING,
+					  &g->layout);
+		if (ret)
+			return host_error("setting up the CPU mode", ret);
+		if (!i)
+			continue;
+		ret = axvm_vcpu_get_regs(v, &regs);
+		if (!ret) {
+			regs.rdi = i;	/* the vCPU id */
+			ret = axvm_vcpu_set_regs(v, &regs);
+		}
+		if (ret)
+			return host_error("setting RDI", ret);
+	}
 	ret = axvm_vm_finalize(&g->vm);
 	if (ret)
 		return host_error("AXVM_FINALIZE", ret);
@@ -865,11 +1038,80 @@ static int start_guest(struct guest *g, const struct run_options *o)
 	return 0;
 }
 
+/* --cpus N: one thread per vCPU, each with its own view of the guest. */
+struct vcpu_thread {
+	struct guest g;		/* g.vcpu is this thread's vCPU */
+	pthread_t thread;
+	int pin;		/* host CPU, or -1 */
+	int status;
+};
+
+static void *vcpu_thread_fn(void *arg)
+{
+	struct vcpu_thread *t = arg;
+
+	if (t->pin >= 0) {
+		cpu_set_t set;
+		int e;
+
+		CPU_ZERO(&set);
+		CPU_SET(t->pin, &set);
+		e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (e) {
+			msg("vCPU %u: pinning to host CPU %d: %s", t->g.vcpu.id,
+			    t->pin, strerror(e));
+			t->status = EXIT_HOST_ERROR;
+		}
+	}
+	if (!t->status)
+		t->status = run_vcpu(&t->g);
+	com1_flush_line(&t->g.com1);
+	/* A failure or a chosen exit status stops the other vCPUs. */
+	if (t->status)
+		axvm_vm_shutdown(&t->g.vm);
+	return NULL;
+}
+
+/* Waits for every vCPU; the status is the first non-zero one by id. */
+static int run_vcpus(struct guest *g, const struct run_options *o)
+{
+	static struct vcpu_thread t[MAX_CPUS];
+	unsigned int i, started;
+	int e, status = 0;
+
+	for (started = 0; started < o->cpus; started++) {
+		struct vcpu_thread *vt = &t[started];
+
+		vt->g = *g;
+		vt->g.vcpu = *guest_vcpu(g, started);
+		vt->g.com1.line_buffered = true;
+		vt->pin = o->nr_pin ? o->pin[started] : -1;
+		vt->status = 0;
+		e = pthread_create(&vt->thread, NULL, vcpu_thread_fn, vt);
+		if (e) {
+			msg("starting the thread of vCPU %u: %s", started,
+			    strerror(e));
+			status = EXIT_HOST_ERROR;
+			axvm_vm_shutdown(&g->vm);
+			break;
+		}
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(t[i].thread, NULL);
+		if (!status)
+			status = t[i].status;
+	}
+	return status;
+}
+
 static void destroy_guest(struct guest *g)
 {
 	if (g->vm.fd >= 0)
 		axvm_vm_shutdown(&g->vm);	/* best effort: close frees */
-	axvm_vcpu_destroy(&g->vcpu);
+	unsigned int i;
+
+	for (i = 0; i < MAX_CPUS; i++)
+		axvm_vcpu_destroy(guest_vcpu(g, i));
 	axvm_mem_unmap(&g->ram);
 	axvm_vm_destroy(&g->vm);
 }
@@ -889,7 +1131,9 @@ static int run_image(const struct run_options *o, int image_fd,
 	if (ret)
 		return ret;
 	install_signal_handlers();
-	return run_vcpu(g);
+	if (o->cpus == 1)
+		return run_vcpu(g);
+	return run_vcpus(g, o);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -901,10 +1145,18 @@ static int cmd_run(int argc, char **argv)
 	};
 	uint64_t image_size;
 	int image_fd, status;
+	unsigned int i;
 
+	for (i = 0; i < MAX_CPUS - 1; i++)
+		guest.more[i].fd = -1;
 	status = parse_run_options(argc, argv, &opts);
 	if (status)
 		return status == HELP_SHOWN ? 0 : status;
+	if (stack_top(&opts) < opts.cpus * CPU_STACK_SPACING) {
+		msg("--cpus %u: --mem too small for one 64 KiB stack per vCPU",
+		    opts.cpus);
+		return EXIT_USAGE;
+	}
 
 	axvm_x86_default_layout(&guest.layout);
 	guest.layout.identity_map_size = identity_map_size(opts.mem);
