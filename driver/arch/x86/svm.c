@@ -53,6 +53,7 @@ struct svm_vcpu {
 	int tlb_gen;
 	u64 event_inj;			/* to inject on the next entry */
 	bool shut_down;			/* triple fault: VMCB state undefined */
+	bool lme_withheld;		/* guest EFER.LME kept out of the VMCB */
 	u64 xcr0;
 	void *xsave;			/* guest FPU state, page aligned */
 	unsigned int xsave_order;
@@ -74,6 +75,10 @@ static u32 svm_max_asid;
 static bool svm_has_nrip;
 static int svm_npt_levels;
 static u32 svm_xsave_size;
+
+static void svm_sync_lme(struct svm_vcpu *svm);
+static int svm_decode_mov_crdr(struct axvm_vcpu *vcpu, unsigned int *gpr,
+			       unsigned int *len);
 
 static inline struct svm_vcpu *to_svm(struct axvm_vcpu *vcpu)
 {
@@ -526,6 +531,36 @@ static void svm_inject_pending_irq(struct axvm_vcpu *vcpu,
 }
 
 /*
+ * What a VMRUN that fails its consistency checks (VMEXIT_INVALID) may
+ * leave undefined: QEMU writes back whatever it had half loaded. Putting
+ * these back lets userspace fix the state it gave and run on.
+ */
+struct svm_entry_state {
+	u64 rip, rsp, rax, rflags, event_inj;
+};
+
+static void svm_entry_snapshot(struct svm_vcpu *svm,
+			       struct svm_entry_state *e)
+{
+	e->rip = svm->vmcb->save.rip;
+	e->rsp = svm->vmcb->save.rsp;
+	e->rax = svm->vmcb->save.rax;
+	e->rflags = svm->vmcb->save.rflags;
+	e->event_inj = svm->vmcb->control.event_inj;
+}
+
+static void svm_undo_failed_entry(struct svm_vcpu *svm,
+				  const struct svm_entry_state *e)
+{
+	svm->vmcb->save.rip = e->rip;
+	svm->vmcb->save.rsp = e->rsp;
+	svm->vmcb->save.rax = e->rax;
+	svm->vmcb->save.rflags = e->rflags;
+	svm->vmcb->control.exit_int_info = 0;
+	svm->event_inj = e->event_inj;	/* it was never delivered */
+}
+
+/*
  * The part of an entry that runs with interrupts off and GIF=0. Returns
  * false if the entry was abandoned because something needs the thread.
  */
@@ -533,6 +568,7 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 {
 	int cpu = smp_processor_id();
 	struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
+	struct svm_entry_state entry;
 	bool xcr0_switch;
 
 	WRITE_ONCE(vcpu->cpu, cpu);
@@ -550,6 +586,7 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	}
 	/* After IN_GUEST: an interrupt raised from now on kicks us. */
 	svm_inject_pending_irq(vcpu, svm);
+	svm_sync_lme(svm);
 	svm_assign_asid(svm, to_svm_vm(vcpu->vm), cpu);
 	svm->vmcb->control.clean_bits = 0;
 	svm->vmcb->control.event_inj = svm->event_inj;
@@ -557,6 +594,7 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	svm->vmcb->save.rax = svm->gprs[GPR_RAX];
 	svm->vmcb->save.rsp = svm->gprs[GPR_RSP];
 
+	svm_entry_snapshot(svm, &entry);
 	svm_clgi();
 	xcr0_switch = svm_guest_xcr0_differs(svm);
 	if (xcr0_switch)
@@ -569,6 +607,8 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 		hw_breakpoint_restore();
 	svm_stgi();
 
+	if ((u32)svm->vmcb->control.exit_code == (u32)SVM_EXIT_INVALID)
+		svm_undo_failed_entry(svm, &entry);
 	svm->gprs[GPR_RAX] = svm->vmcb->save.rax;
 	svm->gprs[GPR_RSP] = svm->vmcb->save.rsp;
 	atomic_set(&vcpu->mode, AXVM_VCPU_OUTSIDE);
@@ -776,6 +816,14 @@ static bool svm_msr_needs_canonical(u32 msr)
 	       msr == MSR_IA32_SYSENTER_EIP;
 }
 
+/* EFER as the guest sees it: SVME hidden, a withheld LME shown. */
+static u64 svm_guest_efer(struct svm_vcpu *svm)
+{
+	u64 efer = svm->vmcb->save.efer & ~EFER_SVME;
+
+	return svm->lme_withheld ? efer | EFER_LME : efer;
+}
+
 /* Returns 0, or -EINVAL for "inject #GP". */
 static int svm_rdmsr(struct svm_vcpu *svm, u32 msr, u64 *val)
 {
@@ -788,7 +836,7 @@ static int svm_rdmsr(struct svm_vcpu *svm, u32 msr, u64 *val)
 	}
 	switch (msr) {
 	case MSR_EFER:
-		*val = save->efer & ~EFER_SVME;
+		*val = svm_guest_efer(svm);
 		return 0;
 	case MSR_IA32_CR_PAT:
 		*val = save->g_pat;
@@ -813,10 +861,11 @@ static int svm_set_efer(struct svm_vcpu *svm, u64 val)
 	if (val & ~allowed)
 		return -EINVAL;		/* includes EFER.SVME */
 	if ((save->cr0 & X86_CR0_PG) &&
-	    ((val ^ save->efer) & EFER_LME))
+	    ((val ^ svm_guest_efer(svm)) & EFER_LME))
 		return -EINVAL;		/* LME changes only with paging off */
 	/* LMA is the CPU's to set; keep the current value. */
 	save->efer = (val & ~EFER_LMA) | (save->efer & EFER_LMA) | EFER_SVME;
+	svm->lme_withheld = false;	/* svm_sync_lme() decides again */
 	return 0;
 }
 
@@ -956,9 +1005,9 @@ static enum axvm_entry_result svm_exit_dr(struct axvm_vcpu *vcpu,
 {
 	bool write = code >= SVM_EXIT_READ_DR0 + 16;
 	unsigned int dr = (code - SVM_EXIT_READ_DR0) & 15;
-	u8 insn[15];
-	unsigned int n = sizeof(insn), i = 0, gpr;
+	unsigned int gpr, len;
 	u64 *slot;
+	int ret;
 
 	if (svm->vmcb->save.cpl != 0) {
 		svm_inject_gp(svm);
@@ -966,22 +1015,116 @@ static enum axvm_entry_result svm_exit_dr(struct axvm_vcpu *vcpu,
 	}
 	if (dr == 4 || dr == 5)
 		dr += 2;		/* aliases of DR6/DR7 (CR4.DE=0) */
-	if (dr > 7 || svm_fetch(vcpu, insn, &n) || n < 3) {
+	if (dr > 7) {
 		svm_inject_ud(svm);
 		return AXVM_ENTRY_HANDLED;
 	}
-	gpr = 0;
-	if ((insn[0] & 0xf0) == 0x40 && svm_cpu_mode(svm) == 64)
-		gpr = (insn[i++] & 1) << 3;	/* REX.B */
-	if (insn[i] != 0x0f || i + 2 >= n)
+	ret = svm_decode_mov_crdr(vcpu, &gpr, &len);
+	if (ret == -EFAULT) {
+		svm_inject_ud(svm);
+		return AXVM_ENTRY_HANDLED;
+	}
+	if (ret)
 		return svm_internal(vcpu, AXVM_INTERNAL_EMULATION);
-	gpr |= insn[i + 2] & 7;
 	slot = dr < 4 ? &svm->dr[dr] : dr == 6 ? &svm->dr6 : &svm->dr7;
 	if (write)
 		*slot = svm->gprs[gpr];
 	else
 		svm->gprs[gpr] = *slot;
-	svm_skip(svm, i + 3);
+	svm_skip(svm, len);
+	return AXVM_ENTRY_HANDLED;
+}
+
+/*
+ * EFER.LME with CR0.PG and CR4.PAE both clear is a legal state (on the
+ * way into long mode), but QEMU's emulated SVM (7.2, our test bed) wedges
+ * the host CPU on #VMEXIT from it: it restores the host's CR0 while CR4
+ * still holds the guest's PAE=0 and gives up entering long mode. So in
+ * that state LME stays out of the VMCB (the guest still reads it), and
+ * the writes that could leave it are intercepted: CR4 (setting PAE) and
+ * CR0 (setting PG, which is a #GP there anyway). Real hardware does not
+ * need this; it costs nothing outside that state.
+ */
+static void svm_sync_lme(struct svm_vcpu *svm)
+{
+	struct vmcb *vmcb = svm->vmcb;
+	bool lme = svm_guest_efer(svm) & EFER_LME;
+	bool withhold = lme && !(vmcb->save.cr0 & X86_CR0_PG) &&
+			!(vmcb->save.cr4 & X86_CR4_PAE);
+	bool watch_cr4 = lme && !(vmcb->save.cr0 & X86_CR0_PG);
+
+	svm->lme_withheld = withhold;
+	if (withhold)
+		vmcb->save.efer &= ~EFER_LME;
+	else if (lme)
+		vmcb->save.efer |= EFER_LME;
+	vmcb->control.intercept_cr &= ~(SVM_CR_WRITE(4));
+	vmcb->control.intercept_misc1 &= ~BIT(SVM_I_CR0_SEL_WRITE);
+	if (watch_cr4)
+		vmcb->control.intercept_cr |= SVM_CR_WRITE(4);
+	if (withhold)
+		vmcb->control.intercept_misc1 |= BIT(SVM_I_CR0_SEL_WRITE);
+}
+
+/*
+ * Decodes MOV to/from CRn/DRn ([REX] 0F 2x ModRM, always register form):
+ * *gpr is the GPR operand, *len the length. No decode assists here.
+ */
+static int svm_decode_mov_crdr(struct axvm_vcpu *vcpu, unsigned int *gpr,
+			       unsigned int *len)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	unsigned int n = 15, i = 0;
+	u8 insn[15];
+
+	if (svm_fetch(vcpu, insn, &n) || n < 3)
+		return -EFAULT;
+	*gpr = 0;
+	if ((insn[0] & 0xf0) == 0x40 && svm_cpu_mode(svm) == 64)
+		*gpr = (insn[i++] & 1) << 3;	/* REX.B */
+	if (i + 2 >= n || insn[i] != 0x0f || (insn[i + 1] & 0xfc) != 0x20)
+		return -EINVAL;
+	*gpr |= insn[i + 2] & 7;
+	*len = i + 3;
+	return 0;
+}
+
+/* MOV to CR0/CR4 while svm_sync_lme() watches (SDM vol. 2, "MOV CRn"). */
+static enum axvm_entry_result svm_exit_cr_write(struct axvm_vcpu *vcpu,
+						struct svm_vcpu *svm, int cr)
+{
+	struct vmcb_save *save = &svm->vmcb->save;
+	unsigned int gpr, len;
+	u64 val;
+
+	if (save->cpl != 0) {
+		svm_inject_gp(svm);
+		return AXVM_ENTRY_HANDLED;
+	}
+	if (svm_decode_mov_crdr(vcpu, &gpr, &len))
+		return svm_internal(vcpu, AXVM_INTERNAL_EMULATION);
+	val = svm->gprs[gpr];
+	if (svm_cpu_mode(svm) != 64)
+		val = (u32)val;
+	if (cr == 0) {
+		/* PG needs PE; NW needs CD; long mode needs PAE. */
+		if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
+		    ((val & X86_CR0_NW) && !(val & X86_CR0_CD)) ||
+		    ((val & X86_CR0_PG) && svm->lme_withheld)) {
+			svm_inject_gp(svm);
+			return AXVM_ENTRY_HANDLED;
+		}
+		save->cr0 = val | X86_CR0_ET;
+	} else {
+		/* VMXE and anything above SMAP/PKE is not ours to give. */
+		if ((val & (X86_CR4_VMXE | ~GENMASK_ULL(24, 0))) ||
+		    ((save->efer & EFER_LMA) && !(val & X86_CR4_PAE))) {
+			svm_inject_gp(svm);
+			return AXVM_ENTRY_HANDLED;
+		}
+		save->cr4 = val;
+	}
+	svm_skip(svm, len);
 	return AXVM_ENTRY_HANDLED;
 }
 
@@ -1071,6 +1214,12 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 		return svm_exit_vmmcall(vcpu, svm);
 	case SVM_EXIT_HLT:
 		return svm_exit_hlt(vcpu, svm);
+	case SVM_EXIT_WRITE_CR4:
+		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
+		return svm_exit_cr_write(vcpu, svm, 4);
+	case SVM_EXIT_CR0_SEL_WRITE:
+		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
+		return svm_exit_cr_write(vcpu, svm, 0);
 	case SVM_EXIT_VINTR:
 		svm_close_irq_window(svm);
 		axvm_stat_inc(vcpu, AXVM_STAT_IRQ_WINDOW);
@@ -1294,7 +1443,7 @@ static void svm_get_sregs(struct axvm_vcpu *vcpu, struct axvm_sregs *sr)
 	sr->cr2 = save->cr2;
 	sr->cr3 = save->cr3;
 	sr->cr4 = save->cr4;
-	sr->efer = save->efer & ~EFER_SVME;
+	sr->efer = svm_guest_efer(to_svm(vcpu));
 }
 
 /*
@@ -1329,6 +1478,7 @@ static int svm_set_sregs(struct axvm_vcpu *vcpu, const struct axvm_sregs *sr)
 	save->cr3 = sr->cr3;
 	save->cr4 = sr->cr4;
 	save->efer = sr->efer | EFER_SVME;
+	svm->lme_withheld = false;	/* svm_sync_lme() decides again */
 	/* CPL is SS.DPL in protected mode, 0 in real mode (15.5.1). */
 	save->cpl = (sr->cr0 & X86_CR0_PE) ? (sr->ss.attrib >> 5) & 3 : 0;
 	svm->shut_down = false;

@@ -15,7 +15,7 @@
 /* APM vol. 2, B.1, vector 3 (offset 0x0c) intercepts. */
 enum svm_intercept_misc1 {
 	SVM_I_INTR = 0, SVM_I_NMI = 1, SVM_I_SMI = 2, SVM_I_INIT = 3,
-	SVM_I_VINTR = 4,
+	SVM_I_VINTR = 4, SVM_I_CR0_SEL_WRITE = 5,
 	SVM_I_RDPMC = 15, SVM_I_CPUID = 18, SVM_I_INVD = 22, SVM_I_HLT = 24,
 	SVM_I_INVLPGA = 26, SVM_I_IOIO = 27, SVM_I_MSR = 28,
 	SVM_I_TASK_SWITCH = 29, SVM_I_FERR_FREEZE = 30, SVM_I_SHUTDOWN = 31,
@@ -31,6 +31,7 @@ enum svm_intercept_misc2 {
 };
 
 /* APM vol. 2, appendix C: exit codes. */
+#define SVM_EXIT_WRITE_CR4	0x014
 #define SVM_EXIT_READ_DR0	0x020
 #define SVM_EXIT_WRITE_DR7	0x03f
 #define SVM_EXIT_EXCP_BASE	0x040
@@ -39,6 +40,7 @@ enum svm_intercept_misc2 {
 #define SVM_EXIT_SMI		0x062
 #define SVM_EXIT_INIT		0x063
 #define SVM_EXIT_VINTR		0x064
+#define SVM_EXIT_CR0_SEL_WRITE	0x065
 #define SVM_EXIT_RDPMC		0x06f
 #define SVM_EXIT_CPUID		0x072
 #define SVM_EXIT_INVD		0x076
@@ -65,6 +67,9 @@ enum svm_intercept_misc2 {
 #define SVM_EXIT_RDPRU		0x08e
 #define SVM_EXIT_NPF		0x400
 #define SVM_EXIT_INVALID	((u64)-1)	/* VMRUN consistency check failed */
+
+/* intercept_cr: bit n intercepts reads of CRn, bit 16 + n writes. */
+#define SVM_CR_WRITE(n)		(1U << (16 + (n)))
 
 /* EXITINFO1 of IOIO (APM vol. 2, 15.10.2). */
 #define SVM_IOIO_IN		(1U << 0)
