@@ -576,6 +576,23 @@ struct irq_ctx {
 	double *lat;
 };
 
+/* The n-th CPU (0 or 1) of the mask axbench was started with, or -1. */
+static int irq_cpu[2] = { -1, -1 };
+
+static void irq_pick_cpus(void)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			irq_cpu[n++] = cpu;
+	if (n < 2)
+		irq_cpu[0] = irq_cpu[1] = -1;
+}
+
 /* Pins the calling thread to `cpu`; returns the old mask in *old. */
 static void pin_to(int cpu, cpu_set_t *old)
 {
@@ -583,6 +600,8 @@ static void pin_to(int cpu, cpu_set_t *old)
 
 	if (old)
 		sched_getaffinity(0, sizeof(*old), old);
+	if (cpu < 0)
+		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
@@ -597,8 +616,7 @@ static void *irq_injector(void *arg)
 	unsigned int i;
 
 	/* Its own CPU: it spins while the vCPU thread spins in the guest. */
-	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
-		pin_to(1, NULL);
+	pin_to(irq_cpu[1], NULL);
 	while (!*ready)
 		if (now_ns() > deadline) {
 			c->err = -ETIMEDOUT;
@@ -642,7 +660,8 @@ static int irq_workload(const char *wl)
 	if (ret)
 		return fail(wl, "vm_create: %s", strerror(-ret));
 	c.lat = calloc(opt_irq_count, sizeof(double));
-	pin_to(0, &old);
+	irq_pick_cpus();
+	pin_to(irq_cpu[0], &old);
 	pthread_create(&t, NULL, irq_injector, &c);
 	/* On failure the injector gives up on its own deadline. */
 	ret = run_batch(wl, c.vm, W_IRQ_SPIN, opt_irq_count, 0, BX_HLT, &b);
