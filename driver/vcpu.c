@@ -265,81 +265,51 @@ static long axvm_vcpu_run(struct axvm_vcpu *vcpu)
 	return ret;
 }
 
-static bool axvm_regs_args_ok(u32 flags, const u64 *reserved, size_t n)
-{
-	return !flags && axvm_mem_is_zero(reserved, n);
-}
+enum axvm_regs_op { AXVM_OP_GET_REGS, AXVM_OP_SET_REGS, AXVM_OP_GET_SREGS,
+		    AXVM_OP_SET_SREGS };
 
-static long axvm_vcpu_get_regs(struct axvm_vcpu *vcpu,
-			       struct axvm_regs __user *uarg)
+/*
+ * The four register ioctls share their contract: flags and reserved must
+ * be zero, and the vCPU must not be inside RUN in another thread.
+ */
+static long axvm_vcpu_regs_ioctl(struct axvm_vcpu *vcpu, void __user *uarg,
+				 enum axvm_regs_op op)
 {
-	struct axvm_regs regs;
-	int ret = axvm_copy_args(&regs, sizeof(regs), uarg);
+	union {
+		struct axvm_regs regs;
+		struct axvm_sregs sregs;
+	} u;
+	bool sregs = op == AXVM_OP_GET_SREGS || op == AXVM_OP_SET_SREGS;
+	size_t size = sregs ? sizeof(u.sregs) : sizeof(u.regs);
+	int ret = axvm_copy_args(&u, size, uarg);
 
 	if (ret)
 		return ret;
-	if (!axvm_regs_args_ok(regs.flags, regs.reserved,
-			       sizeof(regs.reserved)))
+	if (sregs ? u.sregs.flags || !axvm_mem_is_zero(u.sregs.reserved,
+						       sizeof(u.sregs.reserved))
+		  : u.regs.flags || !axvm_mem_is_zero(u.regs.reserved,
+						      sizeof(u.regs.reserved)))
 		return -EINVAL;
 	if (!mutex_trylock(&vcpu->run_lock))
 		return -EBUSY;
-	axvm_arch->get_regs(vcpu, &regs);
+	switch (op) {
+	case AXVM_OP_GET_REGS:
+		axvm_arch->get_regs(vcpu, &u.regs);
+		break;
+	case AXVM_OP_SET_REGS:
+		ret = axvm_arch->set_regs(vcpu, &u.regs);
+		break;
+	case AXVM_OP_GET_SREGS:
+		axvm_arch->get_sregs(vcpu, &u.sregs);
+		break;
+	case AXVM_OP_SET_SREGS:
+		ret = axvm_arch->set_sregs(vcpu, &u.sregs);
+		break;
+	}
 	mutex_unlock(&vcpu->run_lock);
-	return axvm_copy_args_out(uarg, &regs, sizeof(regs));
-}
-
-static long axvm_vcpu_set_regs(struct axvm_vcpu *vcpu,
-			       struct axvm_regs __user *uarg)
-{
-	struct axvm_regs regs;
-	int ret = axvm_copy_args(&regs, sizeof(regs), uarg);
-
-	if (ret)
+	if (ret || op == AXVM_OP_SET_REGS || op == AXVM_OP_SET_SREGS)
 		return ret;
-	if (!axvm_regs_args_ok(regs.flags, regs.reserved,
-			       sizeof(regs.reserved)))
-		return -EINVAL;
-	if (!mutex_trylock(&vcpu->run_lock))
-		return -EBUSY;
-	ret = axvm_arch->set_regs(vcpu, &regs);
-	mutex_unlock(&vcpu->run_lock);
-	return ret;
-}
-
-static long axvm_vcpu_get_sregs(struct axvm_vcpu *vcpu,
-				struct axvm_sregs __user *uarg)
-{
-	struct axvm_sregs sregs;
-	int ret = axvm_copy_args(&sregs, sizeof(sregs), uarg);
-
-	if (ret)
-		return ret;
-	if (!axvm_regs_args_ok(sregs.flags, sregs.reserved,
-			       sizeof(sregs.reserved)))
-		return -EINVAL;
-	if (!mutex_trylock(&vcpu->run_lock))
-		return -EBUSY;
-	axvm_arch->get_sregs(vcpu, &sregs);
-	mutex_unlock(&vcpu->run_lock);
-	return axvm_copy_args_out(uarg, &sregs, sizeof(sregs));
-}
-
-static long axvm_vcpu_set_sregs(struct axvm_vcpu *vcpu,
-				struct axvm_sregs __user *uarg)
-{
-	struct axvm_sregs sregs;
-	int ret = axvm_copy_args(&sregs, sizeof(sregs), uarg);
-
-	if (ret)
-		return ret;
-	if (!axvm_regs_args_ok(sregs.flags, sregs.reserved,
-			       sizeof(sregs.reserved)))
-		return -EINVAL;
-	if (!mutex_trylock(&vcpu->run_lock))
-		return -EBUSY;
-	ret = axvm_arch->set_sregs(vcpu, &sregs);
-	mutex_unlock(&vcpu->run_lock);
-	return ret;
+	return axvm_copy_args_out(uarg, &u, size);
 }
 
 static long axvm_vcpu_ioctl(struct file *file, unsigned int cmd,
@@ -352,13 +322,13 @@ static long axvm_vcpu_ioctl(struct file *file, unsigned int cmd,
 	case AXVM_RUN:
 		return axvm_vcpu_run(vcpu);
 	case AXVM_GET_REGS:
-		return axvm_vcpu_get_regs(vcpu, uarg);
+		return axvm_vcpu_regs_ioctl(vcpu, uarg, AXVM_OP_GET_REGS);
 	case AXVM_SET_REGS:
-		return axvm_vcpu_set_regs(vcpu, uarg);
+		return axvm_vcpu_regs_ioctl(vcpu, uarg, AXVM_OP_SET_REGS);
 	case AXVM_GET_SREGS:
-		return axvm_vcpu_get_sregs(vcpu, uarg);
+		return axvm_vcpu_regs_ioctl(vcpu, uarg, AXVM_OP_GET_SREGS);
 	case AXVM_SET_SREGS:
-		return axvm_vcpu_set_sregs(vcpu, uarg);
+		return axvm_vcpu_regs_ioctl(vcpu, uarg, AXVM_OP_SET_SREGS);
 	case AXVM_GET_VCPU_STATS:
 		return axvm_vcpu_ioctl_get_stats(vcpu, uarg);
 	default:
