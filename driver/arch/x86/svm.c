@@ -272,6 +272,9 @@ static void svm_vm_destroy(struct axvm_vm *vm)
 	vm->arch = NULL;
 }
 
+/* The core's flag and the table code's flag are one bit. */
+static_assert(NPT_UNCACHED == AXVM_MAP_UNCACHED);
+
 static int svm_map_page(struct axvm_vm *vm, u64 gpa, u64 pfn, u32 flags)
 {
 	return npt_map_page(&to_svm_vm(vm)->npt, gpa, pfn, flags);
