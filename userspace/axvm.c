@@ -5,8 +5,9 @@
  *   axvm info                 what the module offers
  *   axvm run --image FILE ... run a raw image on one vCPU
  *
- * The guest sees a minimal machine: RAM at [0, --mem), a write-only
- * COM1 whose output goes to our stdout, an "exit port" whose value
+ * The guest sees a minimal machine: RAM at [0, --mem), COM1: axvm.ko's
+ * in-kernel 16550 UART at port 0x3f8, whose output a console thread
+ * copies to our stdout (no exit per byte), an "exit port" whose value
  * becomes our exit status, and hypercall 0 as a second way to exit.
  * Everything the guest does beyond that stops the run with a
  * diagnostic: this is a test launcher, not an emulator.
@@ -40,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -62,14 +65,7 @@
  * (value << 1) | 1: a guest writes 0 to mean success.
  */
 #define EXIT_PORT		0xf4
-#define COM1_BASE		0x3f8
-#define COM1_PORTS		8
-#define COM1_THR		0	/* transmit holding register (write) */
-#define COM1_DLM		1	/* divisor latch high, when DLAB */
-#define COM1_LCR		3	/* line control register */
-#define COM1_LSR		5	/* line status register */
-#define LCR_DLAB		0x80	/* ports 0/1 address the divisor */
-#define LSR_THR_EMPTY		0x60	/* THRE | TEMT: ready to send */
+#define COM1_BASE		0x3f8	/* the in-kernel UART (AXVM_ADD_DEVICE) */
 #define HYPERCALL_EXIT		0	/* args[0] is the exit status */
 
 #define DEFAULT_LOAD		0x100000ULL
@@ -109,23 +105,27 @@ struct run_options {
 	unsigned int nr_pt;
 };
 
-/* The part of a 16550 the launcher models: only DLAB matters, so that a
- * guest programming the baud rate does not print its divisor. */
-struct com1 {
-	uint8_t lcr;
-	bool line_buffered;	/* --cpus > 1: whole lines, one at a time */
-	size_t len;
-	char line[256];
-};
-
 struct guest {
 	struct axvm_vm vm;
 	struct axvm_vcpu vcpu;		/* vCPU 0, or the one this thread runs */
 	struct axvm_vcpu more[MAX_CPUS - 1];	/* --cpus: vCPUs 1.. */
 	struct axvm_mem ram;
 	struct axvm_x86_layout layout;
-	struct com1 com1;
 };
+
+/*
+ * The console: the fd of the in-kernel UART at COM1_BASE. A thread
+ * copies its output to stdout as it arrives; msg() and the end of the
+ * run drain it too. Every read happens under `lock` on the O_NONBLOCK
+ * fd, so each byte is written exactly once and in order.
+ */
+static struct {
+	int fd;			/* UART fd, -1 before AXVM_ADD_DEVICE */
+	int stop_fd;		/* eventfd: tells the thread to finish */
+	bool running;		/* the thread exists */
+	pthread_t thread;
+	pthread_mutex_t lock;
+} console = { .fd = -1, .stop_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
@@ -133,11 +133,14 @@ struct guest {
 
 static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+static bool console_drain(void);
+
 /* Guest output first, so a terminal shows events in the order seen. */
 static void msg(const char *fmt, ...)
 {
 	va_list ap;
 
+	console_drain();
 	fflush(stdout);
 	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
@@ -173,8 +176,9 @@ static void usage(FILE *out)
 "                     write-back (repeatable; needs CAP_SYS_RAWIO)\n"
 "  -c, --cpus N       N vCPUs (default 1, at most 64), each in its own thread,\n"
 "                     all starting at --entry with their vCPU id in RDI and\n"
-"                     the stack 64 KiB lower per vCPU; output lines of\n"
-"                     different vCPUs may interleave; the exit status is the\n"
+"                     the stack 64 KiB lower per vCPU; they share COM1,\n"
+"                     so their output interleaves byte by byte; the exit\n"
+"                     status is the\n"
 "                     first non-zero vCPU status by id (a non-zero one stops\n"
 "                     the other vCPUs)\n"
 "  -P, --pin LIST     comma-separated host CPUs, one per vCPU: vCPU i is\n"
@@ -193,9 +197,10 @@ static void usage(FILE *out)
 "  page tables (long: 0x2000 + 4 KiB * (2 + GiB mapped)).\n"
 "\n"
 "Guest devices:\n"
-"  port 0x3f8   COM1: bytes written go to stdout; LSR (0x3fd) reads 0x60\n"
-"               (ready to send); LCR reads back; other registers read 0\n"
-"               and ignore writes (divisor writes, with LCR.DLAB, too)\n"
+"  port 0x3f8   COM1: axvm.ko's in-kernel 16550A UART (ports 0x3f8-0x3ff,\n"
+"               no interrupt); the guest's accesses cost no exit to\n"
+"               userspace; what it transmits is copied to stdout; input\n"
+"               is not connected\n"
 "  port 0xf4    exit port: OUT of value V ends the run with status V & 0xff\n"
 "  VMMCALL      RAX = 0: ends the run with status RBX & 0xff;\n"
 "               any other RAX: returns -ENOSYS in RAX\n"
@@ -728,71 +733,14 @@ static int stop_on_exit(struct guest *g, const char *why, int status)
 	return status;
 }
 
-static void serial_putc(uint8_t byte)
-{
-	fputc(byte, stdout);
-	if (byte == '\n')
-		fflush(stdout);
-}
-
-/* With several vCPUs each one's output goes out a line at a time. */
-static pthread_mutex_t serial_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void com1_flush_line(struct com1 *com1)
-{
-	if (!com1->len)
-		return;
-	pthread_mutex_lock(&serial_lock);
-	fwrite(com1->line, 1, com1->len, stdout);
-	fflush(stdout);
-	pthread_mutex_unlock(&serial_lock);
-	com1->len = 0;
-}
-
-static void com1_putc(struct com1 *com1, uint8_t byte)
-{
-	if (!com1->line_buffered) {
-		serial_putc(byte);
-		return;
-	}
-	com1->line[com1->len++] = (char)byte;
-	if (byte == '\n' || com1->len == sizeof(com1->line))
-		com1_flush_line(com1);
-}
-
-/* COM1 accesses; the run struct's data is what the guest reads. */
-static void com1_access(struct com1 *com1, struct axvm_run *run)
-{
-	unsigned int reg = run->io.port - COM1_BASE;
-	uint8_t value = (uint8_t)run->io.data;
-	bool dlab = com1->lcr & LCR_DLAB;
-
-	if (run->io.direction == AXVM_IO_OUT) {
-		if (reg == COM1_THR && !dlab)
-			com1_putc(com1, value);
-		else if (reg == COM1_LCR)
-			com1->lcr = value;
-		return;		/* IER, FCR, MCR, divisor: ignored */
-	}
-	if (reg == COM1_LSR)
-		run->io.data = LSR_THR_EMPTY;
-	else if (reg == COM1_LCR)
-		run->io.data = com1->lcr;
-	else
-		run->io.data = 0;
-}
-
 static int handle_io(struct guest *g)
 {
 	struct axvm_run *run = g->vcpu.run;
 	uint16_t port = run->io.port;
 
+	/* COM1 accesses never get here: the in-kernel UART takes them. */
 	if (port == EXIT_PORT && run->io.direction == AXVM_IO_OUT)
 		return (int)(run->io.data & 0xff);
-	if (port >= COM1_BASE && port < COM1_BASE + COM1_PORTS) {
-		com1_access(&g->com1, run);
-		return KEEP_RUNNING;
-	}
 	return stop_on_exit(g, "unhandled port I/O", EXIT_GUEST_ERROR);
 }
 
@@ -891,6 +839,150 @@ static int host_error(const char *step, int err)
 	return EXIT_HOST_ERROR;
 }
 
+/* ------------------------------------------------------------------ */
+/* axvm run: the console (the in-kernel UART's fd)                     */
+/* ------------------------------------------------------------------ */
+
+/* Writes all of buf to stdout; a stdout that fails loses the output. */
+static void console_write(const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Copies everything the UART holds now to stdout: non-blocking reads
+ * until EAGAIN. Returns true at EOF (the VM is gone and the fd empty)
+ * or on a read error, when there is nothing more to wait for.
+ */
+static bool console_drain(void)
+{
+	char buf[4096];
+	bool done = false;
+
+	if (console.fd < 0)
+		return true;
+	pthread_mutex_lock(&console.lock);
+	for (;;) {
+		ssize_t n = read(console.fd, buf, sizeof(buf));
+
+		if (n > 0) {
+			console_write(buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		done = n == 0 || errno != EAGAIN;
+		break;
+	}
+	pthread_mutex_unlock(&console.lock);
+	return done;
+}
+
+/* Copies output as it arrives until console_stop(). */
+static void *console_thread_fn(void *arg)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = console.fd, .events = POLLIN },
+		{ .fd = console.stop_fd, .events = POLLIN },
+	};
+
+	(void)arg;
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents && console_drain())
+			break;
+		if (pfd[1].revents)
+			break;
+	}
+	return NULL;
+}
+
+/* Starts the console thread, with SIGINT/SIGTERM blocked in it so that
+ * they interrupt the vCPU threads' AXVM_RUN instead. */
+static int console_start(void)
+{
+	sigset_t block, old;
+	int e;
+
+	console.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (console.stop_fd < 0)
+		return host_error("eventfd for the console", -errno);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	e = pthread_create(&console.thread, NULL, console_thread_fn, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e)
+		return host_error("starting the console thread", -e);
+	console.running = true;
+	return 0;
+}
+
+/* Ends the console thread and copies what is left: after the vCPUs
+ * stopped, so every byte the guest sent is already in the fd. */
+static void console_stop(void)
+{
+	uint64_t one = 1;
+
+	if (console.running) {
+		if (write(console.stop_fd, &one, sizeof(one)) < 0)
+			msg("stopping the console thread: %s", strerror(errno));
+		pthread_join(console.thread, NULL);
+		console.running = false;
+	}
+	console_drain();
+}
+
+static void console_close(void)
+{
+	if (console.stop_fd >= 0)
+		close(console.stop_fd);
+	if (console.fd >= 0)
+		close(console.fd);
+	console.stop_fd = console.fd = -1;
+}
+
+/*
+ * COM1: the in-kernel 16550 UART at 0x3f8 (8 ports, no interrupt), added
+ * in LOADING. Without it (a module before AXVM_ADD_DEVICE) the guest
+ * would have no console, so that is a host error.
+ */
+static int add_console(struct guest *g)
+{
+	int fd = axvm_vm_add_device(&g->vm, AXVM_DEV_UART16550,
+				    AXVM_DEV_SPACE_PIO, COM1_BASE, 0, 0, NULL);
+
+	if (fd < 0) {
+		msg("AXVM_ADD_DEVICE: cannot add the console UART at port 0x%x: %s%s",
+		    COM1_BASE, strerror(-fd),
+		    fd == -ENOTTY || fd == -EOPNOTSUPP ?
+		    " (axvm.ko too old? it needs AXVM_FEATURE_DEVICES)" : "");
+		return EXIT_HOST_ERROR;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return host_error("O_NONBLOCK on the console UART", err);
+	}
+	console.fd = fd;
+	return 0;
+}
+
 static struct axvm_vcpu *guest_vcpu(struct guest *g, unsigned int i)
 {
 	return i ? &g->more[i - 1] : &g->vcpu;
@@ -950,6 +1042,9 @@ static int create_guest(struct guest *g, const struct run_options *o)
 				 AXVM_MEM_WRITE | AXVM_MEM_EXEC, &g->ram);
 	if (ret)
 		return host_error("adding guest memory", ret);
+	ret = add_console(g);
+	if (ret)
+		return ret;
 	for (i = 0; i < o->cpus; i++) {
 		ret = create_vcpu(g, o, i);
 		if (ret == -EINVAL && o->nr_pin) {
@@ -1065,7 +1160,6 @@ static void *vcpu_thread_fn(void *arg)
 	}
 	if (!t->status)
 		t->status = run_vcpu(&t->g);
-	com1_flush_line(&t->g.com1);
 	/* A failure or a chosen exit status stops the other vCPUs. */
 	if (t->status)
 		axvm_vm_shutdown(&t->g.vm);
@@ -1084,7 +1178,6 @@ static int run_vcpus(struct guest *g, const struct run_options *o)
 
 		vt->g = *g;
 		vt->g.vcpu = *guest_vcpu(g, started);
-		vt->g.com1.line_buffered = true;
 		vt->pin = o->nr_pin ? o->pin[started] : -1;
 		vt->status = 0;
 		e = pthread_create(&vt->thread, NULL, vcpu_thread_fn, vt);
@@ -1114,6 +1207,7 @@ static void destroy_guest(struct guest *g)
 		axvm_vcpu_destroy(guest_vcpu(g, i));
 	axvm_mem_unmap(&g->ram);
 	axvm_vm_destroy(&g->vm);
+	console_close();
 }
 
 static int run_image(const struct run_options *o, int image_fd,
@@ -1130,10 +1224,16 @@ static int run_image(const struct run_options *o, int image_fd,
 	ret = start_guest(g, o);
 	if (ret)
 		return ret;
+	ret = console_start();
+	if (ret)
+		return ret;
 	install_signal_handlers();
 	if (o->cpus == 1)
-		return run_vcpu(g);
-	return run_vcpus(g, o);
+		ret = run_vcpu(g);
+	else
+		ret = run_vcpus(g, o);
+	console_stop();
+	return ret;
 }
 
 static int cmd_run(int argc, char **argv)

@@ -125,6 +125,34 @@ int axvm_vm_add_memory_region(struct axvm_vm *vm, uint64_t gpa,
 	return 0;
 }
 
+/*
+ * AXVM_ADD_DEVICE. Returns the device's fd (O_RDWR | O_CLOEXEC) or
+ * -errno. len 0 means the type's size; *len_out (may be NULL) gets the
+ * size the kernel chose.
+ */
+int axvm_vm_add_device(struct axvm_vm *vm, uint32_t type, uint32_t space,
+		       uint64_t base, uint64_t len, uint32_t irq,
+		       uint64_t *len_out)
+{
+	struct axvm_device dev;
+	int ret;
+
+	memset(&dev, 0, sizeof(dev));
+	AXVM_INIT_HDR(&dev);
+	dev.type = type;
+	dev.space = space;
+	dev.base = base;
+	dev.len = len;
+	dev.irq = irq;
+	dev.fd = -1;
+	ret = axvm_ioctl(vm->fd, AXVM_ADD_DEVICE, &dev);
+	if (ret < 0)
+		return ret;
+	if (len_out)
+		*len_out = dev.len;
+	return ret;
+}
+
 int axvm_vm_add_memory(struct axvm_vm *vm, uint64_t gpa, uint64_t size,
 		       uint32_t flags, struct axvm_mem *mem)
 {

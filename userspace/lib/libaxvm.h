@@ -56,7 +56,18 @@ int axvm_vm_add_memory(struct axvm_vm *vm, uint64_t gpa, uint64_t size,
 int axvm_vm_add_memory_region(struct axvm_vm *vm, uint64_t gpa,
 			      uint64_t size, uint32_t flags,
 			      uint64_t *mmap_offset);
-void axvm_mem_unmap(struct axvm_mem *mem);	/* undoes the mmap() only */
+void axvm_mem_unmap(struct axvm_mem *mem);
+/*
+ * AXVM_ADD_DEVICE (LOADING only): an in-kernel device of `type`
+ * (AXVM_DEV_*) at [base, base + len) in `space` (AXVM_DEV_SPACE_*),
+ * raising vector `irq` on vCPU 0 (0: none). len 0 means the type's size;
+ * len_out (may be NULL) receives the size used. Returns the device's fd
+ * or -errno.
+ */
+int axvm_vm_add_device(struct axvm_vm *vm, uint32_t type, uint32_t space,
+		       uint64_t base, uint64_t len, uint32_t irq,
+		       uint64_t *len_out);
+	/* undoes the mmap() only */
 int axvm_vm_finalize(struct axvm_vm *vm);
 int axvm_vm_boot(struct axvm_vm *vm);
 int axvm_vm_shutdown(struct axvm_vm *vm);
