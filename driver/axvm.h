@@ -197,6 +197,8 @@ struct axvm_arch_ops {
 };
 
 extern const struct axvm_arch_ops *axvm_arch;
+/* Set by the reboot notifier: virtualisation is off on every CPU. */
+extern bool axvm_rebooting;
 extern const struct axvm_arch_ops axvm_svm_ops;
 
 /* main.c: copy an extensible {size, flags, ...} struct from userspace. */

@@ -16,6 +16,7 @@
 #include "axvm.h"
 
 const struct axvm_arch_ops *axvm_arch;
+bool axvm_rebooting;
 static enum cpuhp_state axvm_cpuhp_state;
 
 bool axvm_mem_is_zero(const void *p, size_t len)
@@ -140,6 +141,7 @@ static void axvm_cpu_off_ipi(void *unused)
 static int axvm_reboot(struct notifier_block *nb, unsigned long code,
 		       void *unused)
 {
+	WRITE_ONCE(axvm_rebooting, true);	/* RUN fails from now on */
 	on_each_cpu(axvm_cpu_off_ipi, NULL, 1);
 	return NOTIFY_OK;
 }

@@ -100,6 +100,12 @@ static struct page *axvm_region_page(struct axvm_vm *vm,
 	page = xa_load(&r->pages, idx);
 	if (page || !alloc)
 		return page;
+	/*
+	 * A shared (IVC) region is visible a moment before its pages are
+	 * stored: never back it with a private page. Callers retry.
+	 */
+	if (r->flags & AXVM_REGION_SHARED)
+		return ERR_PTR(-EAGAIN);
 	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!page)
 		return ERR_PTR(-ENOMEM);
@@ -129,8 +135,10 @@ static void axvm_region_free(struct axvm_region *r)
 	struct page *page;
 	unsigned long idx;
 
-	xa_for_each(&r->pages, idx, page)
+	xa_for_each(&r->pages, idx, page) {
 		put_page(page);	/* a shared (IVC) page lives on elsewhere */
+		cond_resched();
+	}
 	xa_destroy(&r->pages);
 }
 
@@ -294,6 +302,7 @@ void axvm_regions_zero(struct axvm_vm *vm)
 			xa_for_each(&r->pages, idx, page) {
 				put_page(page);
 				atomic64_sub(PAGE_SIZE, &vm->populated_bytes);
+				cond_resched();
 			}
 			xa_destroy(&r->pages);
 			xa_init(&r->pages);
@@ -457,6 +466,8 @@ static vm_fault_t axvm_vm_fault(struct vm_fault *vmf)
 	struct page *page;
 
 	page = axvm_get_gpa_page(vm, gpa, true);
+	if (PTR_ERR_OR_ZERO(page) == -EAGAIN)
+		return VM_FAULT_NOPAGE;		/* the fault is simply retried */
 	if (IS_ERR(page))
 		return PTR_ERR(page) == -EFAULT ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 	vmf->page = page;	/* the fault path takes over our reference */

@@ -515,8 +515,10 @@ static int axvm_pt_insert(struct axvm_vm *vm, const struct axvm_pt_req *req,
 	int ret;
 
 	lockdep_assert_held(&vm->mmu_lock);
-	if (!axvm_range_is_free_of_regions(vm, start, req->len)) {
-		axvm_err_ratelimited("VM %u: ADD_PASSTHROUGH GPA [0x%llx-0x%llx] overlaps a memory region\n",
+	/* vm->lock is held too (the ioctl takes it first): the bus is stable. */
+	if (!axvm_range_is_free_of_regions(vm, start, req->len) ||
+	    axvm_bus_overlaps(vm, AXVM_DEV_SPACE_MMIO, start, req->len)) {
+		axvm_err_ratelimited("VM %u: ADD_PASSTHROUGH GPA [0x%llx-0x%llx] overlaps a memory region or MMIO device\n",
 				     vm->id, start, end - 1);
 		return -EEXIST;
 	}

@@ -153,6 +153,8 @@ static int axvm_vcpu_handle_npf(struct axvm_vcpu *vcpu,
 	switch (ret) {
 	case 0:
 		axvm_stat_inc(vcpu, AXVM_STAT_NPF_POPULATE);
+		fallthrough;
+	case -EAGAIN:		/* a channel being attached: retry */
 		*res = AXVM_ENTRY_HANDLED;
 		return 0;
 	case -ENOENT:		/* not memory */
@@ -202,6 +204,8 @@ static int axvm_vcpu_run_loop(struct axvm_vcpu *vcpu)
 		}
 		if (!axvm_vcpu_affinity_ok(vcpu))
 			return -EPERM;
+		if (READ_ONCE(axvm_rebooting))
+			return -EIO;
 		cond_resched();
 
 		res = axvm_arch->vcpu_enter(vcpu);
@@ -479,7 +483,9 @@ static int axvm_vcpu_parse_affinity(struct axvm_create_vcpu *args,
 				     last, nr_cpu_ids);
 		return -EINVAL;
 	}
-	bitmap_copy(cpumask_bits(cpus), bits, nr_cpu_ids);
+	cpumask_clear(cpus);
+	bitmap_copy(cpumask_bits(cpus), bits,
+		    min_t(unsigned int, nr_cpu_ids, AXVM_MAX_HOST_CPUS));
 	if (!cpumask_subset(cpus, cpu_online_mask)) {
 		axvm_err_ratelimited("CREATE_VCPU: cpu_mask %*pbl names offline CPUs\n",
 				     cpumask_pr_args(cpus));

@@ -14,6 +14,7 @@
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <asm/cpufeature.h>
 #include <asm/io.h>
 #include <linux/axvm.h>
@@ -126,16 +127,23 @@ int npt_map_page(struct npt *npt, u64 gpa, u64 pfn, u32 flags)
 	return 0;
 }
 
-/* Clears leaf entries; the caller flushes the guest TLBs afterwards. */
+/*
+ * Clears leaf entries; the caller flushes the guest TLBs afterwards.
+ * A missing table skips the whole 2 MiB it would cover, so a huge,
+ * mostly untouched range costs little; and it yields on the way.
+ */
 void npt_unmap_range(struct npt *npt, u64 gpa, u64 size)
 {
+	const u64 pt_span = (u64)NPT_ENTRIES << PAGE_SHIFT;
 	u64 end = gpa + size;
 
 	while (gpa < end) {
 		u64 *pt = npt_walk(npt, gpa, false);
+		u64 next = (gpa | (pt_span - 1)) + 1;
 
-		if (pt)
+		for (; pt && gpa < end && gpa < next; gpa += PAGE_SIZE)
 			WRITE_ONCE(pt[npt_index(gpa, 1)], 0);
-		gpa += PAGE_SIZE;
+		gpa = max(gpa, next);
+		cond_resched();
 	}
 }

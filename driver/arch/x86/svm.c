@@ -203,8 +203,12 @@ static int svm_cpu_enable(unsigned int cpu)
 		sc->host_save = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!sc->hsave || !sc->host_save)
 		return -ENOMEM;
-	/* Forces a full TLB flush on the first VMRUN here. */
-	sc->asid_gen = 1;
+	/*
+	 * Forces a full TLB flush on the first VMRUN here. The generation
+	 * only ever grows, so no vCPU's old (cpu, generation) pair can match
+	 * again after the CPU went offline and came back.
+	 */
+	sc->asid_gen++;
 	sc->next_asid = svm_max_asid + 1;
 	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
