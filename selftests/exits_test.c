@@ -1167,7 +1167,9 @@ FIXTURE_TEARDOWN(entry_failure)
 TEST_F(entry_failure, fail_entry_then_recover)
 {
 	struct axvm_sregs good, bad;
+	struct axvm_regs before, after;
 
+	vcpu_regs_get(self->vcpu, &before);
 	vcpu_sregs_get(self->vcpu, &good);
 	bad = good;
 	if (variant->kind == 0)
@@ -1178,6 +1180,11 @@ TEST_F(entry_failure, fail_entry_then_recover)
 	ASSERT_EQ(0, __vcpu_run(self->vcpu));
 	ASSERT_EXIT(self->vcpu, AXVM_EXIT_FAIL_ENTRY);
 	ASSERT_EQ(~0ULL, self->vcpu->v.run->fail_entry.hw_reason);
+	/* Nothing ran: the registers are what they were. */
+	vcpu_regs_get(self->vcpu, &after);
+	ASSERT_EQ(before.rip, after.rip);
+	ASSERT_EQ(before.rsp, after.rsp);
+	ASSERT_EQ(before.rflags, after.rflags);
 	/* The VM is still usable once the state is fixed. */
 	vcpu_sregs_set(self->vcpu, &good);
 	vcpu_run_sync(self->vcpu, 0xacce55);
