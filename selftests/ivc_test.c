@@ -195,23 +195,7 @@ extern char ivc_irq_handler[];
 
 static void set_irq_handler(struct tvm *vm, uint8_t vector)
 {
-	uint64_t h = (uint64_t)(uintptr_t)ivc_irq_handler;
-	uint16_t cs = vm->sregs_template.cs.selector;
-	uint8_t e[16];
-	uint16_t w;
-	uint32_t d;
-
-	TEST_ASSERT(vm->have_template, "set_irq_handler() needs a guest vCPU");
-	memset(e, 0, sizeof(e));
-	w = h & 0xffff;
-	memcpy(e + 0, &w, 2);
-	memcpy(e + 2, &cs, 2);
-	e[5] = 0x8e;		/* present, DPL 0, 64-bit interrupt gate */
-	w = (h >> 16) & 0xffff;
-	memcpy(e + 6, &w, 2);
-	d = h >> 32;
-	memcpy(e + 8, &d, 4);
-	vm_write(vm, GUEST_IDT_GPA + 16ULL * vector, e, sizeof(e));
+	vm_set_idt_gate(vm, vector, ivc_irq_handler);
 }
 
 static struct tvm *guest_vm(void *guest_code, uint64_t arg, uint8_t vector,

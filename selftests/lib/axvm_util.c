@@ -550,3 +550,25 @@ void install_noop_handler(int sig)
 	sigemptyset(&sa.sa_mask);
 	TEST_ASSERT(!sigaction(sig, &sa, NULL), "sigaction failed");
 }
+
+/* Points IDT entry `vector` of the guest at handler (an interrupt gate). */
+void vm_set_idt_gate(struct tvm *vm, uint8_t vector, const void *handler)
+{
+	uint64_t h = (uint64_t)(uintptr_t)handler;
+	uint16_t cs = vm->sregs_template.cs.selector;
+	uint8_t e[16];
+	uint16_t w;
+	uint32_t d;
+
+	TEST_ASSERT(vm->have_template, "vm_set_idt_gate() needs a guest vCPU");
+	memset(e, 0, sizeof(e));
+	w = h & 0xffff;
+	memcpy(e + 0, &w, 2);
+	memcpy(e + 2, &cs, 2);
+	e[5] = 0x8e;		/* present, DPL 0, 64-bit interrupt gate */
+	w = (h >> 16) & 0xffff;
+	memcpy(e + 6, &w, 2);
+	d = h >> 32;
+	memcpy(e + 8, &d, 4);
+	vm_write(vm, GUEST_IDT_GPA + 16ULL * vector, e, sizeof(e));
+}

@@ -195,4 +195,7 @@ extern char guest_exception_stubs[];
 extern char guest_exception_stub_other[];
 extern char guest_return_trampoline[];
 
+/* Points IDT entry `vector` of the guest at handler (an interrupt gate). */
+void vm_set_idt_gate(struct tvm *vm, uint8_t vector, const void *handler);
+
 #endif /* SELFTEST_AXVM_UTIL_H */
