@@ -60,9 +60,11 @@ struct axvm_ivc_mapping {
 	u64 gpa;
 	u64 vcpu_mask;			/* doorbell targets, never 0 */
 	u32 vector;			/* 0: this VM has no doorbell */
+	u64 seq;			/* unique: see axvm_ivc_undo() */
 };
 
 static const struct file_operations axvm_ivc_fops;
+static atomic64_t axvm_ivc_seq;
 
 static u64 axvm_ivc_len(const struct axvm_ivc_channel *ch)
 {
@@ -416,14 +418,16 @@ static void axvm_ivc_mapping_free(struct axvm_ivc_mapping *m)
  * have detached m meanwhile: only a mapping still on the VM's list is
  * touched.
  */
-static void axvm_ivc_undo(struct axvm_vm *vm, struct axvm_ivc_mapping *m)
+static void axvm_ivc_undo(struct axvm_vm *vm, struct axvm_ivc_mapping *m,
+			  u64 seq)
 {
 	struct axvm_ivc_mapping *it;
 	bool found = false;
 
 	mutex_lock(&vm->lock);
 	list_for_each_entry(it, &vm->ivc_mappings, vm_node) {
-		if (it == m) {
+		/* The sequence number: m may be freed and its address reused. */
+		if (it == m && it->seq == seq) {
 			found = true;
 			axvm_ivc_unmap(vm, m);
 			break;
@@ -476,6 +480,7 @@ long axvm_vm_ioctl_ivc_create(struct axvm_vm *vm, struct axvm_ivc __user *u)
 	struct axvm_ivc args;
 	struct file *file;
 	int fd, ret;
+	u64 seq;
 
 	ret = axvm_copy_args(&args, sizeof(args), u);
 	if (ret)
@@ -524,6 +529,7 @@ long axvm_vm_ioctl_ivc_create(struct axvm_vm *vm, struct axvm_ivc __user *u)
 		goto err_put_fd;
 	}
 
+	seq = m->seq = atomic64_inc_return(&axvm_ivc_seq);
 	mutex_lock(&vm->lock);
 	ret = axvm_ivc_map(vm, ch, m, &args.gpa, "IVC_CREATE");
 	mutex_unlock(&vm->lock);
@@ -532,7 +538,7 @@ long axvm_vm_ioctl_ivc_create(struct axvm_vm *vm, struct axvm_ivc __user *u)
 	args.fd = fd;
 	ret = axvm_copy_args_out(u, &args, sizeof(args));
 	if (ret) {
-		axvm_ivc_undo(vm, m);
+		axvm_ivc_undo(vm, m, seq);
 		m = NULL;
 		goto err_fput;
 	}
@@ -555,6 +561,7 @@ long axvm_vm_ioctl_ivc_attach(struct axvm_vm *vm, struct axvm_ivc __user *u)
 	struct axvm_ivc args;
 	struct fd f;
 	int ret;
+	u64 seq;
 
 	ret = axvm_copy_args(&args, sizeof(args), u);
 	if (ret)
@@ -581,6 +588,7 @@ long axvm_vm_ioctl_ivc_attach(struct axvm_vm *vm, struct axvm_ivc __user *u)
 	}
 	ch = f.file->private_data;
 
+	seq = m->seq = atomic64_inc_return(&axvm_ivc_seq);
 	mutex_lock(&vm->lock);
 	ret = axvm_ivc_map(vm, ch, m, &args.gpa, "IVC_ATTACH");
 	mutex_unlock(&vm->lock);
@@ -591,7 +599,7 @@ long axvm_vm_ioctl_ivc_attach(struct axvm_vm *vm, struct axvm_ivc __user *u)
 		goto out_free;
 	ret = axvm_copy_args_out(u, &args, sizeof(args));
 	if (ret)
-		axvm_ivc_undo(vm, m);
+		axvm_ivc_undo(vm, m, seq);
 	return ret;
 
 out_free:
