@@ -208,6 +208,9 @@ int axvm_copy_args_min(void *dst, size_t dst_size, size_t min_size,
 		       const void __user *src);
 int axvm_copy_args_out(void __user *dst, const void *src, size_t src_size);
 bool axvm_mem_is_zero(const void *p, size_t len);
+int axvm_copy_list_out(void __user *uarg, void *args, size_t args_size,
+		       u32 *nr_entries, u64 entries, const void *ents, u32 n,
+		       size_t ent_size);
 
 /* vm.c */
 int axvm_create_vm(struct axvm_create_vm __user *uarg);

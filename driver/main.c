@@ -64,6 +64,27 @@ int axvm_copy_args_out(void __user *dst, const void *src, size_t src_size)
 	return 0;
 }
 
+/*
+ * The contract of the ioctls that return a list: nr_entries says the room
+ * in entries[] on the way in and the count on the way out. If the room is
+ * short nothing is copied and the result is -ENOSPC, with the count set.
+ */
+int axvm_copy_list_out(void __user *uarg, void *args, size_t args_size,
+		       u32 *nr_entries, u64 entries, const void *ents, u32 n,
+		       size_t ent_size)
+{
+	int ret = 0;
+
+	if (*nr_entries < n)
+		ret = -ENOSPC;
+	else if (copy_to_user(u64_to_user_ptr(entries), ents, n * ent_size))
+		return -EFAULT;
+	*nr_entries = n;
+	if (axvm_copy_args_out(uarg, args, args_size))
+		return -EFAULT;
+	return ret;
+}
+
 static long axvm_get_caps(struct axvm_caps __user *uarg)
 {
 	struct axvm_caps caps;

@@ -820,17 +820,9 @@ long axvm_vm_ioctl_get_passthrough_map(struct axvm_vm *vm,
 	}
 	mutex_unlock(&vm->mmu_lock);
 
-	if (args.nr_entries < n)
-		ret = -ENOSPC;
-	else if (copy_to_user(u64_to_user_ptr(args.entries), ents,
-			      n * sizeof(*ents)))
-		ret = -EFAULT;
+	ret = axvm_copy_list_out(u, &args, sizeof(args), &args.nr_entries,
+				 args.entries, ents, n, sizeof(*ents));
 	kfree(ents);
-	if (ret == -EFAULT)
-		return ret;
-	args.nr_entries = n;
-	if (axvm_copy_args_out(u, &args, sizeof(args)))
-		return -EFAULT;
 	return ret;
 }
 

@@ -306,17 +306,9 @@ static long axvm_vm_get_affinities(struct axvm_vm *vm,
 			axvm_vcpu_affinity_fill(vm->vcpus[i], &ents[n++]);
 	mutex_unlock(&vm->lock);
 
-	if (args.nr_entries < n)
-		ret = -ENOSPC;
-	else if (copy_to_user(u64_to_user_ptr(args.entries), ents,
-			      n * sizeof(*ents)))
-		ret = -EFAULT;
+	ret = axvm_copy_list_out(u, &args, sizeof(args), &args.nr_entries,
+				 args.entries, ents, n, sizeof(*ents));
 	kfree(ents);
-	if (ret == -EFAULT)
-		return ret;
-	args.nr_entries = n;
-	if (axvm_copy_args_out(u, &args, sizeof(args)))
-		return -EFAULT;
 	return ret;
 }
 
