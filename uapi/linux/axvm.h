@@ -57,6 +57,8 @@ enum axvm_backend {
 #define AXVM_FEATURE_SUSPEND		(1ULL << 11) /* SUSPEND/RESUME */
 #define AXVM_FEATURE_RESET		(1ULL << 12) /* AXVM_RESET */
 #define AXVM_FEATURE_STATS		(1ULL << 13) /* GET_STATS, debugfs */
+#define AXVM_FEATURE_X86_PLATFORM	(1ULL << 14) /* LAPIC, IOAPIC, SET_IRQ_LINE */
+#define AXVM_FEATURE_PVCLOCK		(1ULL << 15) /* kvmclock, CPUID 0x40000100 */
 
 struct axvm_caps {
 	__u32 size;
@@ -282,18 +284,46 @@ struct axvm_passthrough_map {
 enum axvm_device_type {
 	AXVM_DEV_UART16550	= 1,	/* 8 registers; fd: read = guest
 					 * output, write = guest input */
+	/*
+	 * x86: an I/O APIC (82093AA register model, version 0x20, 24
+	 * pins) in MMIO space, len 0x1000 (usually at
+	 * AXVM_IOAPIC_DEFAULT_BASE). Pins are raised by devices added with
+	 * AXVM_DEVICE_IRQ_LINE and by AXVM_SET_IRQ_LINE. irq: 0; fd: -1.
+	 */
+	AXVM_DEV_IOAPIC		= 2,
+	/*
+	 * x86: a local APIC in every vCPU of the VM (existing and later
+	 * ones): xAPIC MMIO at base (must be AXVM_LAPIC_DEFAULT_BASE, len
+	 * 0x1000), x2APIC MSRs, the timer (one-shot, periodic, TSC
+	 * deadline), IPIs, INIT and SIPI. APIC id = the vCPU's phys_id.
+	 * With it, vCPU 0 is the bootstrap processor and every other vCPU
+	 * waits inside AXVM_RUN for INIT + SIPI from the guest, as a CPU
+	 * does after reset. AXVM_INJECT_IRQ then sets the vector in the
+	 * target's IRR. irq: 0; fd: -1.
+	 */
+	AXVM_DEV_LAPIC		= 3,
 };
+#define AXVM_IOAPIC_DEFAULT_BASE	0xfec00000ULL
+#define AXVM_IOAPIC_PINS		24
+#define AXVM_LAPIC_DEFAULT_BASE		0xfee00000ULL
+/*
+ * axvm_device.flags: irq is an input pin of the VM's I/O APIC (which
+ * must exist), not a vector. The device drives the pin edge-style: a
+ * rising edge of its interrupt condition is one pulse.
+ */
+#define AXVM_DEVICE_IRQ_LINE		(1U << 0)
 #define AXVM_DEV_SPACE_PIO	0
 #define AXVM_DEV_SPACE_MMIO	1
 struct axvm_device {
 	__u32 size;
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* AXVM_DEVICE_IRQ_LINE */
 	__u32 type;		/* enum axvm_device_type */
 	__u32 space;		/* AXVM_DEV_SPACE_* */
 	__u64 base;		/* port or GPA */
 	__u64 len;		/* 0: the type's size (UART: 8 ports / 8 bytes) */
-	__u32 irq;		/* vector raised on vCPU 0, 0: no interrupt */
-	__s32 fd;		/* out: the device's fd (O_CLOEXEC) */
+	__u32 irq;		/* vector raised on vCPU 0, 0: no interrupt;
+				 * with AXVM_DEVICE_IRQ_LINE: I/O APIC pin */
+	__s32 fd;		/* out: the device's fd (O_CLOEXEC), or -1 */
 	__u64 reserved[2];
 };
 #define AXVM_ADD_DEVICE		_IO(AXVM_IOCTL_TYPE, 0x1b)
@@ -314,6 +344,22 @@ struct axvm_irq {
 	__u64 reserved[2];
 };
 #define AXVM_INJECT_IRQ		_IO(AXVM_IOCTL_TYPE, 0x1c)
+
+/*
+ * Drives input pin `pin` of the VM's I/O APIC to `level` (0 or 1), as a
+ * device wire would (KVM's KVM_IRQ_LINE). An edge-triggered pin
+ * delivers on 0 -> 1; a level-triggered one while 1 and not waiting for
+ * the guest's EOI. -ENODEV without an I/O APIC; any state but STOPPING
+ * and STOPPED.
+ */
+struct axvm_irq_line {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u32 pin;		/* 0 .. AXVM_IOAPIC_PINS - 1 */
+	__u32 level;		/* 0 or 1 */
+	__u64 reserved[2];
+};
+#define AXVM_SET_IRQ_LINE	_IO(AXVM_IOCTL_TYPE, 0x45)
 
 /*
  * Inter-VM communication channels (the seed's IVC). CREATE allocates a
@@ -406,6 +452,9 @@ enum axvm_stat {
 	AXVM_STAT_FORBIDDEN,		/* #UD/#GP for a forbidden instruction */
 	AXVM_STAT_IVC_RING,		/* doorbell hypercalls */
 	AXVM_STAT_OTHER,		/* XSETBV, DR, WBINVD, ... */
+	AXVM_STAT_APIC_ACCESS,		/* local APIC register, MMIO or MSR */
+	AXVM_STAT_APIC_TIMER,		/* local APIC timer interrupts */
+	AXVM_STAT_IPI,			/* IPIs this vCPU sent */
 	AXVM_STAT_NR
 };
 #define AXVM_STAT_SLOTS		32
