@@ -56,11 +56,15 @@ struct axvm_region {
 /* An in-kernel emulated device on the VM's bus (bus.c). */
 struct axvm_io_dev;
 struct axvm_io_dev_ops {
-	/* offset is from dev->base; width is 1, 2, 4 or 8. 0 or -errno. */
-	int (*read)(struct axvm_io_dev *dev, u64 offset, unsigned int width,
-		    u64 *val);
-	int (*write)(struct axvm_io_dev *dev, u64 offset, unsigned int width,
-		     u64 val);
+	/*
+	 * offset is from dev->base; width is 1, 2, 4 or 8; vcpu is the one
+	 * accessing (per-vCPU devices such as the local APIC need it).
+	 * 0 or -errno.
+	 */
+	int (*read)(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
+		    u64 offset, unsigned int width, u64 *val);
+	int (*write)(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
+		     u64 offset, unsigned int width, u64 val);
 	/* The VM is going away: drop the device's hold on it. */
 	void (*destroy)(struct axvm_io_dev *dev);
 };
@@ -77,6 +81,7 @@ struct axvm_bus {
 };
 
 struct axvm_passthrough_range;	/* passthrough.c */
+struct axvm_lapic;		/* arch/x86/lapic.c */
 struct axvm_ivc_mapping;	/* ivc.c */
 
 struct axvm_vm {
@@ -105,6 +110,13 @@ struct axvm_vm {
 	/* IVC channels mapped into this VM (ivc.c), under vm->lock. */
 	struct list_head ivc_mappings;
 	struct dentry *debugfs;
+
+	/*
+	 * The interrupt controllers of the platform (x86: ioapic.c,
+	 * lapic.c), set in LOADING when their devices are added.
+	 */
+	struct axvm_io_dev *ioapic;
+	bool has_lapic;
 
 	void *arch;		/* backend's per-VM state */
 };
@@ -147,6 +159,7 @@ struct axvm_vcpu {
 		u64 gpa;
 		u32 access;	/* AXVM_NPF_* */
 	} npf;
+	struct axvm_lapic *lapic;	/* the backend's interrupt controller */
 	void *arch;
 };
 
@@ -189,6 +202,17 @@ struct axvm_arch_ops {
 	void (*vcpu_reset)(struct axvm_vcpu *vcpu);
 	/* Can the guest take an external interrupt right now? */
 	bool (*vcpu_irq_window_open)(struct axvm_vcpu *vcpu);
+	/*
+	 * The vector the vCPU's interrupt controller would deliver now
+	 * (-1: none), and its acceptance; for HLT wake-ups and injection.
+	 */
+	int (*vcpu_next_irq)(struct axvm_vcpu *vcpu);
+	void (*vcpu_irq_accepted)(struct axvm_vcpu *vcpu, int vector);
+
+	/* Platform devices (AXVM_ADD_DEVICE types beyond the UART). */
+	struct axvm_io_dev *(*device_create)(struct axvm_vm *vm, u32 type);
+	/* Drives an interrupt controller input pin (AXVM_SET_IRQ_LINE). */
+	int (*set_irq_line)(struct axvm_vm *vm, u32 pin, int level);
 
 	void (*get_regs)(struct axvm_vcpu *vcpu, struct axvm_regs *regs);
 	int (*set_regs)(struct axvm_vcpu *vcpu, const struct axvm_regs *regs);
@@ -233,6 +257,10 @@ int axvm_vm_inject_irq(struct axvm_vm *vm, u64 vcpu_mask, u32 vector);
 long axvm_vm_ioctl_inject_irq(struct axvm_vm *vm, struct axvm_irq __user *u);
 /* Backend: the highest pending vector, or -1. */
 int axvm_vcpu_next_irq(struct axvm_vcpu *vcpu);
+/* The highest vector in pending_irqs, whatever the controller says. */
+int axvm_vcpu_highest_pending(struct axvm_vcpu *vcpu);
+long axvm_vm_ioctl_set_irq_line(struct axvm_vm *vm,
+				struct axvm_irq_line __user *u);
 void axvm_vcpu_irq_delivered(struct axvm_vcpu *vcpu, int vector);
 /* HLT with interrupts enabled: sleep until an IRQ, signal or kick. */
 void axvm_vcpu_halt(struct axvm_vcpu *vcpu);

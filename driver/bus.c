@@ -166,11 +166,11 @@ bool axvm_bus_handle_exit(struct axvm_vcpu *vcpu)
 
 	mask = width == 8 ? ~0ULL : (1ULL << (8 * width)) - 1;
 	if (write) {
-		ret = dev->ops->write(dev, addr - dev->base, width,
+		ret = dev->ops->write(dev, vcpu, addr - dev->base, width,
 				      READ_ONCE(*data) & mask);
 	} else {
 		val = 0;
-		ret = dev->ops->read(dev, addr - dev->base, width, &val);
+		ret = dev->ops->read(dev, vcpu, addr - dev->base, width, &val);
 		if (!ret)
 			WRITE_ONCE(*data, val & mask);
 	}
@@ -225,36 +225,93 @@ static int axvm_bus_place(struct axvm_vm *vm, struct axvm_io_dev *dev)
 	return ret;
 }
 
-/* Field checks, before anything is allocated. */
-static int axvm_device_check(struct axvm_vm *vm, struct axvm_device *args)
+/* The interrupt controllers: MMIO only, no irq, at most one each. */
+static int axvm_irqchip_check(struct axvm_vm *vm, struct axvm_device *args)
 {
-	u64 limit, def_len;
+	bool present = args->type == AXVM_DEV_IOAPIC ? !!vm->ioapic :
+						       vm->has_lapic;
 
-	if (args->flags || !axvm_mem_is_zero(args->reserved,
-					     sizeof(args->reserved))) {
-		axvm_err_ratelimited("ADD_DEVICE: flags 0x%x or reserved[] not 0\n",
-				     args->flags);
-		return -EINVAL;
-	}
-	switch (args->type) {
-	case AXVM_DEV_UART16550:
-		def_len = AXVM_UART16550_LEN;
-		break;
-	default:
-		axvm_err_ratelimited("ADD_DEVICE: unknown type %u\n",
+	if (!axvm_arch->device_create) {
+		axvm_err_ratelimited("ADD_DEVICE: type %u needs an x86 backend\n",
 				     args->type);
 		return -EOPNOTSUPP;
 	}
-	if (args->space != AXVM_DEV_SPACE_PIO &&
-	    args->space != AXVM_DEV_SPACE_MMIO) {
-		axvm_err_ratelimited("ADD_DEVICE: bad space %u\n", args->space);
+	if (args->space != AXVM_DEV_SPACE_MMIO || args->irq ||
+	    args->flags) {
+		axvm_err_ratelimited("ADD_DEVICE: type %u is MMIO, with no irq or flags\n",
+				     args->type);
 		return -EINVAL;
+	}
+	if (args->type == AXVM_DEV_LAPIC &&
+	    args->base != AXVM_LAPIC_DEFAULT_BASE) {
+		axvm_err_ratelimited("ADD_DEVICE: the local APIC lives at 0x%llx, not 0x%llx\n",
+				     AXVM_LAPIC_DEFAULT_BASE, args->base);
+		return -EINVAL;
+	}
+	if (present) {
+		axvm_err_ratelimited("ADD_DEVICE: the VM has a type %u device already\n",
+				     args->type);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int axvm_uart_irq_check(struct axvm_vm *vm, struct axvm_device *args)
+{
+	if (args->flags & AXVM_DEVICE_IRQ_LINE) {
+		if (!vm->ioapic) {
+			axvm_err_ratelimited("ADD_DEVICE: AXVM_DEVICE_IRQ_LINE needs an I/O APIC first\n");
+			return -ENODEV;
+		}
+		if (args->irq >= AXVM_IOAPIC_PINS) {
+			axvm_err_ratelimited("ADD_DEVICE: irq %u is not an I/O APIC pin\n",
+					     args->irq);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (args->irq && (args->irq < 32 || args->irq > 255)) {
 		axvm_err_ratelimited("ADD_DEVICE: irq %u is not a vector 32-255\n",
 				     args->irq);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Field checks, before anything is allocated. */
+static int axvm_device_check(struct axvm_vm *vm, struct axvm_device *args)
+{
+	u64 limit, def_len;
+	int ret;
+
+	if ((args->flags & ~AXVM_DEVICE_IRQ_LINE) ||
+	    !axvm_mem_is_zero(args->reserved, sizeof(args->reserved))) {
+		axvm_err_ratelimited("ADD_DEVICE: flags 0x%x or reserved[] not 0\n",
+				     args->flags);
+		return -EINVAL;
+	}
+	if (args->space != AXVM_DEV_SPACE_PIO &&
+	    args->space != AXVM_DEV_SPACE_MMIO) {
+		axvm_err_ratelimited("ADD_DEVICE: bad space %u\n", args->space);
+		return -EINVAL;
+	}
+	switch (args->type) {
+	case AXVM_DEV_UART16550:
+		def_len = AXVM_UART16550_LEN;
+		ret = axvm_uart_irq_check(vm, args);
+		break;
+	case AXVM_DEV_IOAPIC:
+	case AXVM_DEV_LAPIC:
+		def_len = PAGE_SIZE;
+		ret = axvm_irqchip_check(vm, args);
+		break;
+	default:
+		axvm_err_ratelimited("ADD_DEVICE: unknown type %u\n",
+				     args->type);
+		return -EOPNOTSUPP;
+	}
+	if (ret)
+		return ret;
 	if (!args->len)
 		args->len = def_len;
 	if (args->len != def_len) {
@@ -272,6 +329,55 @@ static int axvm_device_check(struct axvm_vm *vm, struct axvm_device *args)
 	return 0;
 }
 
+/* Publishes (or, with on = false, withdraws) a placed controller. */
+static void axvm_irqchip_publish(struct axvm_vm *vm, struct axvm_io_dev *dev,
+				 u32 type, bool on)
+{
+	lockdep_assert_held(&vm->lock);
+	if (type == AXVM_DEV_IOAPIC)
+		WRITE_ONCE(vm->ioapic, on ? dev : NULL);
+	else
+		WRITE_ONCE(vm->has_lapic, on);
+}
+
+/* The I/O APIC and the local APICs: no fd, at most one of each. */
+static long axvm_add_irqchip(struct axvm_vm *vm, struct axvm_device *args,
+			     struct axvm_device __user *u)
+{
+	struct axvm_io_dev *dev;
+	int ret;
+
+	dev = axvm_arch->device_create(vm, args->type);
+	if (IS_ERR(dev))
+		return PTR_ERR(dev);
+	dev->base = args->base;
+	dev->len = args->len;
+	dev->space = args->space;
+	mutex_lock(&vm->lock);
+	ret = axvm_irqchip_check(vm, args);	/* again, under the lock */
+	if (!ret)
+		ret = axvm_bus_place(vm, dev);
+	if (!ret)
+		axvm_irqchip_publish(vm, dev, args->type, true);
+	mutex_unlock(&vm->lock);
+	if (ret) {
+		dev->ops->destroy(dev);
+		return ret;
+	}
+	args->fd = -1;
+	ret = axvm_copy_args_out(u, args, sizeof(*args));
+	if (!ret)
+		return 0;
+	mutex_lock(&vm->lock);
+	if (vm->state == AXVM_VM_LOADING) {	/* else it stays, see below */
+		axvm_irqchip_publish(vm, dev, args->type, false);
+		axvm_bus_unregister(vm, dev);
+		dev->ops->destroy(dev);
+	}
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
 long axvm_vm_ioctl_add_device(struct axvm_vm *vm, struct axvm_device __user *u)
 {
 	struct axvm_device args;
@@ -285,8 +391,11 @@ long axvm_vm_ioctl_add_device(struct axvm_vm *vm, struct axvm_device __user *u)
 	ret = axvm_device_check(vm, &args);
 	if (ret)
 		return ret;
+	if (args.type != AXVM_DEV_UART16550)
+		return axvm_add_irqchip(vm, &args, u);
 
-	dev = axvm_uart16550_create(vm, args.irq);
+	dev = axvm_uart16550_create(vm, args.irq,
+				    args.flags & AXVM_DEVICE_IRQ_LINE);
 	if (IS_ERR(dev))
 		return PTR_ERR(dev);
 	dev->base = args.base;

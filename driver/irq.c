@@ -89,23 +89,60 @@ long axvm_vm_ioctl_inject_irq(struct axvm_vm *vm, struct axvm_irq __user *u)
 	return ret;
 }
 
-int axvm_vcpu_next_irq(struct axvm_vcpu *vcpu)
+int axvm_vcpu_highest_pending(struct axvm_vcpu *vcpu)
 {
 	int vector = find_last_bit(vcpu->pending_irqs, 256);
 
 	return vector < 256 ? vector : -1;
 }
 
+/* With an interrupt controller (a local APIC), it decides. */
+int axvm_vcpu_next_irq(struct axvm_vcpu *vcpu)
+{
+	if (axvm_arch->vcpu_next_irq)
+		return axvm_arch->vcpu_next_irq(vcpu);
+	return axvm_vcpu_highest_pending(vcpu);
+}
+
 void axvm_vcpu_irq_delivered(struct axvm_vcpu *vcpu, int vector)
 {
 	clear_bit(vector, vcpu->pending_irqs);
+	if (axvm_arch->vcpu_irq_accepted)
+		axvm_arch->vcpu_irq_accepted(vcpu, vector);
 	vcpu->irqs_injected++;
 }
 
 static bool axvm_vcpu_should_wake(struct axvm_vcpu *vcpu)
 {
-	return !bitmap_empty(vcpu->pending_irqs, 256) ||
+	return axvm_vcpu_next_irq(vcpu) >= 0 ||
 	       READ_ONCE(vcpu->vm->state) != AXVM_VM_RUNNING;
+}
+
+long axvm_vm_ioctl_set_irq_line(struct axvm_vm *vm,
+				struct axvm_irq_line __user *u)
+{
+	struct axvm_irq_line args;
+	int ret;
+
+	ret = axvm_copy_args(&args, sizeof(args), u);
+	if (ret)
+		return ret;
+	if (args.flags || !axvm_mem_is_zero(args.reserved,
+					    sizeof(args.reserved)) ||
+	    args.level > 1 || args.pin >= AXVM_IOAPIC_PINS) {
+		axvm_err_ratelimited("SET_IRQ_LINE: bad pin %u, level %u or flags/reserved\n",
+				     args.pin, args.level);
+		return -EINVAL;
+	}
+	if (!axvm_arch->set_irq_line)
+		return -ENODEV;
+	mutex_lock(&vm->lock);
+	if (vm->state == AXVM_VM_STOPPING || vm->state == AXVM_VM_STOPPED)
+		ret = -ESHUTDOWN;
+	else
+		ret = axvm_arch->set_irq_line(vm, args.pin, args.level);
+	mutex_unlock(&vm->lock);
+	return ret;
 }
 
 /*

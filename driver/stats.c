@@ -38,6 +38,9 @@ static const char *const axvm_stat_names[AXVM_STAT_NR] = {
 	[AXVM_STAT_FORBIDDEN] = "forbidden",
 	[AXVM_STAT_IVC_RING] = "ivc_ring",
 	[AXVM_STAT_OTHER] = "other",
+	[AXVM_STAT_APIC_ACCESS] = "apic_access",
+	[AXVM_STAT_APIC_TIMER] = "apic_timer",
+	[AXVM_STAT_IPI] = "ipi",
 };
 
 static void axvm_stats_add_vcpu(struct axvm_stats *st,

@@ -30,9 +30,11 @@ static void axvm_kick_ipi(void *unused)
 }
 
 /*
- * Must be called with interrupts enabled (it may send an IPI). With
- * wait, returns only once the vCPU is out of the guest, e.g. before
- * freeing memory whose nested mapping was just removed.
+ * Without wait, any context (the APIC timer kicks from its hrtimer): the
+ * reschedule IPI is enough, any interrupt makes the guest exit. With
+ * wait, interrupts must be enabled, and it returns only once the vCPU
+ * is out of the guest, e.g. before freeing memory whose nested mapping
+ * was just removed.
  */
 void axvm_vcpu_kick(struct axvm_vcpu *vcpu, bool wait)
 {
@@ -43,8 +45,12 @@ void axvm_vcpu_kick(struct axvm_vcpu *vcpu, bool wait)
 	if (atomic_read(&vcpu->mode) != AXVM_VCPU_IN_GUEST)
 		return;
 	cpu = READ_ONCE(vcpu->cpu);
-	if (cpu != raw_smp_processor_id() && cpu_online(cpu))
-		smp_call_function_single(cpu, axvm_kick_ipi, NULL, wait);
+	if (cpu == raw_smp_processor_id() || !cpu_online(cpu))
+		return;
+	if (wait)
+		smp_call_function_single(cpu, axvm_kick_ipi, NULL, true);
+	else
+		smp_send_reschedule(cpu);
 }
 
 void axvm_vm_kick_all(struct axvm_vm *vm, bool wait)

@@ -390,6 +390,8 @@ static long axvm_vm_ioctl(struct file *file, unsigned int cmd,
 		return axvm_vm_ioctl_add_device(vm, uarg);
 	case AXVM_INJECT_IRQ:
 		return axvm_vm_ioctl_inject_irq(vm, uarg);
+	case AXVM_SET_IRQ_LINE:
+		return axvm_vm_ioctl_set_irq_line(vm, uarg);
 	case AXVM_IVC_CREATE:
 		return axvm_vm_ioctl_ivc_create(vm, uarg);
 	case AXVM_IVC_ATTACH:

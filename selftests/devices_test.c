@@ -273,8 +273,12 @@ TEST(add_device_header_and_fields)
 
 	/* flags and every reserved word. */
 	dev_init(&d, AXVM_DEV_SPACE_PIO, COM1, 0);
-	d.flags = 1;
+	d.flags = 1U << 1;
 	ASSERT_EQ(-EINVAL, __add_dev(vm, &d));
+	/* An interrupt line needs an I/O APIC to be wired to. */
+	dev_init(&d, AXVM_DEV_SPACE_PIO, COM1, 4);
+	d.flags = AXVM_DEVICE_IRQ_LINE;
+	ASSERT_EQ(-ENODEV, __add_dev(vm, &d));
 	for (i = 0; i < ARRAY_SIZE(d.reserved); i++) {
 		dev_init(&d, AXVM_DEV_SPACE_PIO, COM1, 0);
 		d.reserved[i] = 1ULL << 40;

@@ -75,7 +75,8 @@
 struct axvm_uart {
 	struct axvm_io_dev dev;
 	struct kref ref;		/* the bus's and the fd's */
-	u32 irq;			/* vector, 0: none */
+	u32 irq;			/* vector, 0: none; or a pin: */
+	bool irq_line;			/* irq is an interrupt controller pin */
 
 	spinlock_t lock;		/* everything below, up to wq */
 	struct axvm_vm *vm;		/* NULL once the VM is gone */
@@ -208,13 +209,19 @@ static void uart_unlock(struct axvm_uart *u)
 
 	if (u->edge) {
 		u->edge = false;
-		if (u->irq && u->vm && kref_get_unless_zero(&u->vm->ref)) {
+		if ((u->irq || u->irq_line) && u->vm &&
+		    kref_get_unless_zero(&u->vm->ref)) {
 			vm = u->vm;
 			u->irqs++;
 		}
 	}
 	spin_unlock(&u->lock);
-	if (vm) {
+	if (vm && u->irq_line) {
+		/* An edge on the pin: the controller takes it from there. */
+		axvm_arch->set_irq_line(vm, u->irq, 1);
+		axvm_arch->set_irq_line(vm, u->irq, 0);
+		axvm_vm_put(vm);
+	} else if (vm) {
 		/* -ENOENT without a vCPU 0: nobody to interrupt. */
 		axvm_vm_inject_irq(vm, 1, u->irq);
 		axvm_vm_put(vm);
@@ -413,8 +420,8 @@ static u8 uart_read_reg(struct axvm_uart *u, unsigned int reg)
  * bus does for an 8-bit device; the bus never passes one that leaves the
  * device.
  */
-static int uart_bus_read(struct axvm_io_dev *dev, u64 offset,
-			 unsigned int width, u64 *val)
+static int uart_bus_read(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
+			 u64 offset, unsigned int width, u64 *val)
 {
 	struct axvm_uart *u = to_uart(dev);
 	unsigned int i;
@@ -431,8 +438,8 @@ static int uart_bus_read(struct axvm_io_dev *dev, u64 offset,
 	return 0;
 }
 
-static int uart_bus_write(struct axvm_io_dev *dev, u64 offset,
-			  unsigned int width, u64 val)
+static int uart_bus_write(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
+			  u64 offset, unsigned int width, u64 val)
 {
 	struct axvm_uart *u = to_uart(dev);
 	unsigned int i;
@@ -680,7 +687,8 @@ static int uart_fifo_alloc(struct kfifo *fifo, void **buf, unsigned int size)
 	return kfifo_init(fifo, *buf, size);
 }
 
-struct axvm_io_dev *axvm_uart16550_create(struct axvm_vm *vm, u32 irq)
+struct axvm_io_dev *axvm_uart16550_create(struct axvm_vm *vm, u32 irq,
+					  bool irq_line)
 {
 	struct axvm_uart *u;
 
@@ -697,6 +705,7 @@ struct axvm_io_dev *axvm_uart16550_create(struct axvm_vm *vm, u32 irq)
 	kref_init(&u->ref);
 	u->dev.ops = &uart_bus_ops;
 	u->irq = irq;
+	u->irq_line = irq_line;
 	u->vm = vm;
 	spin_lock_init(&u->lock);
 	INIT_KFIFO(u->rx);

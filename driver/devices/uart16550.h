@@ -16,11 +16,13 @@ struct file;
  * A UART in its power-on state, not yet on a bus, with one reference
  * (the caller's, handed to the bus by axvm_bus_register(); drop it with
  * dev->ops->destroy() if registration fails). irq: vector raised on
- * vCPU 0, 0 for none. The UART keeps a plain pointer to vm, cleared by
+ * vCPU 0, 0 for none; with irq_line, the interrupt controller pin it
+ * pulses instead. The UART keeps a plain pointer to vm, cleared by
  * destroy(): it never holds a reference on the VM beyond one interrupt
  * injection.
  */
-struct axvm_io_dev *axvm_uart16550_create(struct axvm_vm *vm, u32 irq);
+struct axvm_io_dev *axvm_uart16550_create(struct axvm_vm *vm, u32 irq,
+					  bool irq_line);
 /* The UART's fd file (not installed); it holds its own reference. */
 struct file *axvm_uart16550_get_file(struct axvm_io_dev *dev);
 

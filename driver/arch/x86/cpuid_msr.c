@@ -12,6 +12,12 @@
  *    PKU, RDTSCP/RDPID (TSC_AUX), perf counters, speculation-control
  *    MSRs, XSAVES (IA32_XSS), MONITOR/MWAIT;
  *  - the hypervisor bit and leaf 0x40000000 ("axvmaxvmaxvm") are added.
+ * With local APICs in the VM (lapic.c) the APIC, x2APIC, TSC-deadline
+ * and ARAT (the APIC timer runs in every C-state: it is an hrtimer) bits
+ * appear. Leaves 0x40000100-0x40000101 are the subset of KVM's
+ * paravirtual interface we implement: the KVM clock (pvclock.c, if the
+ * host TSC is constant) and "port 0x80 delays are not needed", both
+ * understood by stock Linux kernels.
  */
 #include <linux/kernel.h>
 #include <asm/processor.h>
@@ -114,6 +120,10 @@ static void x86_cpuid_leaf1(const struct x86_cpuid_ctx *ctx, u32 *r)
 	if (ctx->cr4 & X86_CR4_OSXSAVE)
 		r[2] |= BIT(27);
 	r[3] &= edx_ok;
+	if (ctx->lapic) {
+		r[2] |= BIT(21) | BIT(24);		/* x2APIC, TSC deadline */
+		r[3] |= BIT(9);				/* APIC */
+	}
 	/* AVX, FMA and F16C need the YMM state component. */
 	if (!(x86_guest_xcr0_mask() & XCR0_YMM))
 		r[2] &= ~(BIT(28) | BIT(12) | BIT(29));
@@ -187,14 +197,28 @@ static void x86_cpuid_ext(u32 leaf, u32 *r)
 	}
 }
 
-static void x86_cpuid_hv(u32 leaf, u32 *r)
+static void x86_cpuid_hv(const struct x86_cpuid_ctx *ctx, u32 leaf, u32 *r)
 {
 	r[0] = r[1] = r[2] = r[3] = 0;
-	if (leaf == AXVM_CPUID_SIGNATURE) {
+	switch (leaf) {
+	case AXVM_CPUID_SIGNATURE:
 		r[0] = AXVM_CPUID_FEATURES;
 		memcpy(&r[1], "axvm", 4);
 		memcpy(&r[2], "axvm", 4);
 		memcpy(&r[3], "axvm", 4);
+		break;
+	case X86_CPUID_KVM_BASE:
+		r[0] = X86_CPUID_KVM_BASE + 1;
+		memcpy(&r[1], "KVMK", 4);
+		memcpy(&r[2], "VMKV", 4);
+		memcpy(&r[3], "M\0\0\0", 4);
+		break;
+	case X86_CPUID_KVM_BASE + 1:
+		r[0] = KVM_FEATURE_NOP_IO_DELAY;
+		if (ctx->pvclock)
+			r[0] |= KVM_FEATURE_CLOCKSOURCE2 |
+				KVM_FEATURE_CLOCKSOURCE_STABLE;
+		break;
 	}
 }
 
@@ -203,7 +227,7 @@ static bool x86_cpuid_leaf_known(u32 leaf)
 	u32 max_ext = cpuid_eax(0x80000000);
 
 	if (leaf <= AXVM_MAX_BASIC_LEAF)
-		return leaf != 0x6;		/* no thermal/power leaf */
+		return true;
 	if (leaf >= 0x80000000 && leaf <= min(max_ext, AXVM_MAX_EXT_LEAF))
 		return true;
 	return false;
@@ -212,8 +236,13 @@ static bool x86_cpuid_leaf_known(u32 leaf)
 void x86_cpuid(const struct x86_cpuid_ctx *ctx, u32 leaf, u32 subleaf,
 	       u32 out[4])
 {
-	if (leaf == AXVM_CPUID_SIGNATURE || leaf == AXVM_CPUID_FEATURES) {
-		x86_cpuid_hv(leaf, out);
+	if ((leaf >> 16) == 0x4000) {	/* hypervisor leaves */
+		x86_cpuid_hv(ctx, leaf, out);
+		return;
+	}
+	if (leaf == 6) {		/* thermal and power: only ARAT */
+		out[0] = ctx->lapic ? BIT(2) : 0;
+		out[1] = out[2] = out[3] = 0;
 		return;
 	}
 	if (!x86_cpuid_leaf_known(leaf) || (leaf >= 2 && leaf <= 5)) {

@@ -30,6 +30,7 @@
 #include "npt.h"
 #include "x86.h"
 #include "emulate.h"
+#include "lapic.h"
 
 struct svm_cpu {
 	struct page *hsave;		/* MSR_VM_HSAVE_PA: VMRUN's host save */
@@ -63,6 +64,9 @@ struct svm_vcpu {
 	struct x86_mmio_insn mmio_insn;
 	u8 io_width;
 	u64 pending_next_rip;
+	bool nmi_masked;		/* an NMI handler runs until IRET */
+	u64 pvclock_msr;		/* MSR_KVM_SYSTEM_TIME_NEW */
+	u64 wall_clock_msr;		/* MSR_KVM_WALL_CLOCK_NEW */
 };
 
 /* DR7 after RESET: bit 10 reads as 1, nothing enabled (SDM vol. 3, 17.2.4). */
@@ -77,6 +81,7 @@ static int svm_npt_levels;
 static u32 svm_xsave_size;
 
 static void svm_sync_lme(struct svm_vcpu *svm);
+static void svm_vcpu_destroy(struct axvm_vcpu *vcpu);
 static int svm_decode_mov_crdr(struct axvm_vcpu *vcpu, unsigned int *gpr,
 			       unsigned int *len);
 
@@ -144,6 +149,7 @@ static int svm_hardware_setup(void)
 	ret = x86_xcr0_setup();
 	if (ret)
 		return ret;
+	x86_pvclock_setup();
 	/* APM vol. 3, CPUID Fn8000_000A: EBX = number of ASIDs, EDX bit 3 = NRIP save. */
 	cpuid(0x8000000a, &eax, &ebx, &ecx, &edx);
 	svm_max_asid = ebx - 1;
@@ -238,7 +244,10 @@ static void svm_fill_caps(struct axvm_caps *caps)
 			 AXVM_FEATURE_PASSTHROUGH | AXVM_FEATURE_DEVICES |
 			 AXVM_FEATURE_AFFINITY | AXVM_FEATURE_IRQ_INJECT |
 			 AXVM_FEATURE_IVC | AXVM_FEATURE_SUSPEND |
-			 AXVM_FEATURE_RESET | AXVM_FEATURE_STATS;
+			 AXVM_FEATURE_RESET | AXVM_FEATURE_STATS |
+			 AXVM_FEATURE_X86_PLATFORM;
+	if (x86_pvclock_available())
+		caps->features |= AXVM_FEATURE_PVCLOCK;
 	caps->gpa_bits = min_t(u32, boot_cpu_data.x86_phys_bits, 47);
 	caps->npt_levels = svm_npt_levels;
 	caps->nr_asids = svm_max_asid + 1;
@@ -401,11 +410,15 @@ static int svm_vcpu_init(struct axvm_vcpu *vcpu)
 	svm_reset_save(&svm->vmcb->save);
 	svm_init_xsave(svm);
 	vcpu->arch = svm;
+	if (x86_lapic_create(vcpu)) {
+		svm_vcpu_destroy(vcpu);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
-/* AXVM_RESET: the state after RESET, as at creation. */
-static void svm_vcpu_reset(struct axvm_vcpu *vcpu)
+/* The CPU's state after RESET or INIT, the local APIC aside. */
+static void svm_cpu_reset(struct axvm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb_control *c = &svm->vmcb->control;
@@ -425,11 +438,25 @@ static void svm_vcpu_reset(struct axvm_vcpu *vcpu)
 	svm->shut_down = false;
 	svm->pending = X86_PENDING_NONE;
 	svm->last_cpu = -1;	/* a fresh ASID too */
+	svm->nmi_masked = false;
+}
+
+/* AXVM_RESET: the state after RESET, as at creation. */
+static void svm_vcpu_reset(struct axvm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	svm_cpu_reset(vcpu);
+	svm->pvclock_msr = 0;
+	svm->wall_clock_msr = 0;
+	x86_lapic_reset(vcpu, false);
 }
 
 static void svm_vcpu_destroy(struct axvm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
+
+	x86_lapic_destroy(vcpu);
 
 	free_pages((unsigned long)svm->xsave, svm->xsave_order);
 	free_page((unsigned long)svm->vmcb);
@@ -513,6 +540,20 @@ static void svm_close_irq_window(struct svm_vcpu *svm)
  * take it now, or asks for an exit when it can. An event being
  * re-delivered goes first (15.20).
  */
+/*
+ * An NMI from the local APIC. NMIs stay blocked until the handler's IRET
+ * (SDM vol. 3, 6.7.1), which we intercept to know when that is.
+ */
+static bool svm_inject_nmi(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
+{
+	if (svm->nmi_masked || !x86_lapic_take_nmi(vcpu))
+		return false;
+	svm->event_inj = X86_VEC_NMI | SVM_EVT_TYPE_NMI | SVM_EVT_VALID;
+	svm->nmi_masked = true;
+	svm->vmcb->control.intercept_misc1 |= BIT(SVM_I_IRET);
+	return true;
+}
+
 static void svm_inject_pending_irq(struct axvm_vcpu *vcpu,
 				   struct svm_vcpu *svm)
 {
@@ -520,6 +561,11 @@ static void svm_inject_pending_irq(struct axvm_vcpu *vcpu,
 
 	if (svm->event_inj)
 		return;
+	if (svm_inject_nmi(vcpu, svm)) {
+		if (axvm_vcpu_next_irq(vcpu) >= 0)
+			svm_open_irq_window(svm);
+		return;
+	}
 	vector = axvm_vcpu_next_irq(vcpu);
 	if (vector < 0) {
 		svm_close_irq_window(svm);
@@ -784,6 +830,8 @@ static enum axvm_entry_result svm_exit_cpuid(struct axvm_vcpu *vcpu,
 		.vcpu_id = vcpu->phys_id,
 		.cr4 = svm->vmcb->save.cr4,
 		.xcr0 = svm->xcr0,
+		.lapic = READ_ONCE(vcpu->vm->has_lapic),
+		.pvclock = x86_pvclock_available(),
 	};
 	u32 out[4];
 
@@ -831,17 +879,50 @@ static u64 svm_guest_efer(struct svm_vcpu *svm)
 	return svm->lme_withheld ? efer | EFER_LME : efer;
 }
 
+/*
+ * The KVM clock MSRs (see pvclock.c): bit 0 enables, the rest is the
+ * GPA of the record. -EINVAL for #GP, -ENOENT if not one of them.
+ */
+static int svm_wrmsr_pvclock(struct axvm_vcpu *vcpu, struct svm_vcpu *svm,
+			     u32 msr, u64 val)
+{
+	if (!x86_pvclock_available() ||
+	    (msr != MSR_KVM_SYSTEM_TIME_NEW && msr != MSR_KVM_WALL_CLOCK_NEW))
+		return -ENOENT;
+	if (msr == MSR_KVM_WALL_CLOCK_NEW) {
+		svm->wall_clock_msr = val;
+		return x86_pvclock_wall_clock(vcpu, val) ? -EINVAL : 0;
+	}
+	svm->pvclock_msr = val;
+	if (!(val & 1))
+		return 0;	/* disabled: the guest stops reading it */
+	return x86_pvclock_publish(vcpu, val & ~1ULL,
+				   svm->vmcb->control.tsc_offset) ? -EINVAL : 0;
+}
+
 /* Returns 0, or -EINVAL for "inject #GP". */
-static int svm_rdmsr(struct svm_vcpu *svm, u32 msr, u64 *val)
+static int svm_rdmsr(struct axvm_vcpu *vcpu, struct svm_vcpu *svm, u32 msr,
+		     u64 *val)
 {
 	struct vmcb_save *save = &svm->vmcb->save;
 	u64 *slot = svm_vmcb_msr(save, msr);
+	int ret;
 
 	if (slot) {
 		*val = *slot;
 		return 0;
 	}
+	ret = x86_lapic_rdmsr(vcpu, msr, val);
+	if (ret != -ENOENT)
+		return ret;
 	switch (msr) {
+	case MSR_KVM_SYSTEM_TIME_NEW:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		if (!x86_pvclock_available())
+			return -EINVAL;
+		*val = msr == MSR_KVM_SYSTEM_TIME_NEW ? svm->pvclock_msr :
+							svm->wall_clock_msr;
+		return 0;
 	case MSR_EFER:
 		*val = svm_guest_efer(svm);
 		return 0;
@@ -876,11 +957,13 @@ static int svm_set_efer(struct svm_vcpu *svm, u64 val)
 	return 0;
 }
 
-static int svm_wrmsr(struct svm_vcpu *svm, u32 msr, u64 val)
+static int svm_wrmsr(struct axvm_vcpu *vcpu, struct svm_vcpu *svm, u32 msr,
+		     u64 val)
 {
 	struct vmcb_save *save = &svm->vmcb->save;
 	u64 *slot = svm_vmcb_msr(save, msr);
 	bool la57 = save->cr4 & X86_CR4_LA57;
+	int ret;
 
 	if (slot) {
 		if (svm_msr_needs_canonical(msr) &&
@@ -889,6 +972,13 @@ static int svm_wrmsr(struct svm_vcpu *svm, u32 msr, u64 val)
 		*slot = val;
 		return 0;
 	}
+	ret = x86_lapic_wrmsr(vcpu, msr, val,
+			      rdtsc() + svm->vmcb->control.tsc_offset);
+	if (ret != -ENOENT)
+		return ret;
+	ret = svm_wrmsr_pvclock(vcpu, svm, msr, val);
+	if (ret != -ENOENT)
+		return ret;
 	switch (msr) {
 	case MSR_EFER:
 		return svm_set_efer(svm, val);
@@ -918,9 +1008,9 @@ static enum axvm_entry_result svm_exit_msr(struct axvm_vcpu *vcpu,
 	if (write) {
 		val = (u32)svm->gprs[GPR_RAX] |
 		      ((u64)(u32)svm->gprs[GPR_RDX] << 32);
-		ret = svm_wrmsr(svm, msr, val);
+		ret = svm_wrmsr(vcpu, svm, msr, val);
 	} else {
-		ret = svm_rdmsr(svm, msr, &val);
+		ret = svm_rdmsr(vcpu, svm, msr, &val);
 		if (!ret) {
 			svm->gprs[GPR_RAX] = (u32)val;
 			svm->gprs[GPR_RDX] = val >> 32;
@@ -1227,6 +1317,11 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 	case SVM_EXIT_CR0_SEL_WRITE:
 		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
 		return svm_exit_cr_write(vcpu, svm, 0);
+	case SVM_EXIT_IRET:
+		/* The NMI handler returns: NMIs may come again. */
+		svm->nmi_masked = false;
+		svm->vmcb->control.intercept_misc1 &= ~BIT(SVM_I_IRET);
+		return AXVM_ENTRY_HANDLED;
 	case SVM_EXIT_VINTR:
 		svm_close_irq_window(svm);
 		axvm_stat_inc(vcpu, AXVM_STAT_IRQ_WINDOW);
@@ -1272,10 +1367,47 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 	return svm_internal(vcpu, AXVM_INTERNAL_UNEXPECTED);
 }
 
+/* SIPI: real mode at vector << 12, CS = vector << 8 (SDM vol. 3, 8.4.4.1). */
+static void svm_start_at_sipi(struct svm_vcpu *svm, u8 vector)
+{
+	struct vmcb_save *save = &svm->vmcb->save;
+
+	save->cs.selector = (u16)vector << 8;
+	save->cs.base = (u64)vector << 12;
+	save->rip = 0;
+}
+
+/*
+ * With a local APIC, INIT and SIPI decide whether the vCPU may run: an
+ * AP waits for its SIPI here, asleep. Returns false if it must not enter.
+ */
+static bool svm_mp_ready(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
+{
+	u8 vector = 0;
+
+	switch (x86_lapic_mp_action(vcpu, &vector)) {
+	case X86_MP_RUN:
+		return true;
+	case X86_MP_SIPI:
+		svm_start_at_sipi(svm, vector);
+		return true;
+	case X86_MP_INIT:
+		svm_cpu_reset(vcpu);
+		x86_lapic_reset(vcpu, true);
+		return false;	/* the loop comes back: now waiting */
+	case X86_MP_WAIT:
+		x86_lapic_wait_sipi(vcpu);
+		return false;
+	}
+	return false;
+}
+
 static enum axvm_entry_result svm_vcpu_enter(struct axvm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 
+	if (!svm_mp_ready(vcpu, svm))
+		return AXVM_ENTRY_HANDLED;	/* the loop sees why */
 	if (svm->shut_down)	/* until userspace sets a new state */
 		return svm_exit_simple(vcpu, AXVM_EXIT_SHUTDOWN);
 	if (!svm_run_once(vcpu, svm))
@@ -1499,6 +1631,18 @@ static bool svm_vcpu_irq_window_open(struct axvm_vcpu *vcpu)
 	return svm_irq_window_open(to_svm(vcpu));
 }
 
+static struct axvm_io_dev *svm_device_create(struct axvm_vm *vm, u32 type)
+{
+	switch (type) {
+	case AXVM_DEV_IOAPIC:
+		return x86_ioapic_device_create(vm);
+	case AXVM_DEV_LAPIC:
+		return x86_lapic_device_create(vm);
+	default:
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+}
+
 const struct axvm_arch_ops axvm_svm_ops = {
 	.name			= "svm",
 	.backend		= AXVM_BACKEND_SVM,
@@ -1518,6 +1662,10 @@ const struct axvm_arch_ops axvm_svm_ops = {
 	.vcpu_mmio		= svm_vcpu_mmio,
 	.vcpu_reset		= svm_vcpu_reset,
 	.vcpu_irq_window_open	= svm_vcpu_irq_window_open,
+	.vcpu_next_irq		= x86_lapic_next_irq,
+	.vcpu_irq_accepted	= x86_lapic_irq_accepted,
+	.device_create		= svm_device_create,
+	.set_irq_line		= x86_ioapic_set_irq,
 	.get_regs		= svm_get_regs,
 	.set_regs		= svm_set_regs,
 	.get_sregs		= svm_get_sregs,

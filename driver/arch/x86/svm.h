@@ -15,7 +15,7 @@
 /* APM vol. 2, B.1, vector 3 (offset 0x0c) intercepts. */
 enum svm_intercept_misc1 {
 	SVM_I_INTR = 0, SVM_I_NMI = 1, SVM_I_SMI = 2, SVM_I_INIT = 3,
-	SVM_I_VINTR = 4, SVM_I_CR0_SEL_WRITE = 5,
+	SVM_I_VINTR = 4, SVM_I_CR0_SEL_WRITE = 5, SVM_I_IRET = 20,
 	SVM_I_RDPMC = 15, SVM_I_CPUID = 18, SVM_I_INVD = 22, SVM_I_HLT = 24,
 	SVM_I_INVLPGA = 26, SVM_I_IOIO = 27, SVM_I_MSR = 28,
 	SVM_I_TASK_SWITCH = 29, SVM_I_FERR_FREEZE = 30, SVM_I_SHUTDOWN = 31,
@@ -44,6 +44,7 @@ enum svm_intercept_misc2 {
 #define SVM_EXIT_RDPMC		0x06f
 #define SVM_EXIT_CPUID		0x072
 #define SVM_EXIT_INVD		0x076
+#define SVM_EXIT_IRET		0x074
 #define SVM_EXIT_HLT		0x078
 #define SVM_EXIT_INVLPGA	0x07a
 #define SVM_EXIT_IOIO		0x07b

@@ -16,6 +16,7 @@ enum x86_gpr {
 };
 
 #define X86_VEC_DB	1
+#define X86_VEC_NMI	2
 #define X86_VEC_UD	6
 #define X86_VEC_GP	13
 #define X86_VEC_AC	17
@@ -26,7 +27,20 @@ struct x86_cpuid_ctx {
 	u32 vcpu_id;
 	u64 cr4;		/* for the dynamic OSXSAVE bit */
 	u64 xcr0;		/* for leaf 0xd's current save size */
+	bool lapic;		/* the VM has local APICs (lapic.c) */
+	bool pvclock;		/* the KVM clock is offered (pvclock.c) */
 };
+
+/*
+ * The KVM paravirtual interface subset we offer at 0x40000100 (Linux's
+ * Documentation/virt/kvm/x86/cpuid.rst and msr.rst).
+ */
+#define X86_CPUID_KVM_BASE		0x40000100
+#define KVM_FEATURE_NOP_IO_DELAY	BIT(1)
+#define KVM_FEATURE_CLOCKSOURCE2	BIT(3)
+#define KVM_FEATURE_CLOCKSOURCE_STABLE	BIT(24)
+#define MSR_KVM_WALL_CLOCK_NEW		0x4b564d00
+#define MSR_KVM_SYSTEM_TIME_NEW		0x4b564d01
 void x86_cpuid(const struct x86_cpuid_ctx *ctx, u32 leaf, u32 subleaf,
 	       u32 out[4]);
 
