@@ -9,7 +9,10 @@
 #                     Debian's linux-source tarball into .build/ksft/ (once)
 #   make check        build against Debian's kernel, boot it under QEMU (TCG,
 #                     emulated SVM) and run selftests/run_tests.sh in it
-#   make demo         boot the test VM and run a demo guest with /bin/axvm
+#   make demo         boot the test VM, run a raw-image guest and boot Linux
+#                     (Debian's kernel) on axvm, on 1 then 2 vCPUs
+#   make demo-shell   the same Linux guest, interactive: this terminal ends
+#                     at the guest's shell (leave with poweroff or Ctrl-A x)
 #   make bench        axvm vs KVM vs bare VMRUN in one test VM (bench/run)
 #   make clean        remove build products and test VM logs (keeps the
 #                     .build/ksft cache; make distclean removes it too)
@@ -24,7 +27,7 @@ W ?= 1
 KSFT_DEFAULT := $(CURDIR)/.build/ksft
 KSFT_INC ?= $(KSFT_DEFAULT)
 
-.PHONY: all module userspace selftests ksft-headers check demo clean distclean help
+.PHONY: all module userspace selftests ksft-headers check demo demo-shell clean distclean help
 
 all: module userspace selftests
 
@@ -54,6 +57,9 @@ check:
 demo:
 	$(CURDIR)/scripts/demo
 
+demo-shell:
+	$(CURDIR)/scripts/demo --shell
+
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	@if [ -f userspace/Makefile ]; then $(MAKE) -C userspace clean; fi
@@ -68,7 +74,7 @@ distclean: clean
 	rm -rf $(CURDIR)/.build
 
 help:
-	@sed -n '3,21s/^# \{0,1\}//p' $(CURDIR)/Makefile
+	@sed -n '3,24s/^# \{0,1\}//p' $(CURDIR)/Makefile
 
 # Benchmarks (Documentation/benchmarks.md): results in bench/results/.
 .PHONY: bench
