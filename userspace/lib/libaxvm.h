@@ -126,6 +126,44 @@ void axvm_x86_default_layout(struct axvm_x86_layout *layout);
 uint64_t axvm_x86_page_tables_size(const struct axvm_x86_layout *layout);
 
 /*
+ * Building blocks for a 64-bit entry whose GDT and page tables the
+ * caller places itself (the Linux boot protocol, lib/linux.c).
+ *
+ * axvm_x86_build_identity_map() fills buf, which the guest will see at
+ * gpa (4 KiB aligned), with page tables identity-mapping [0, map_size)
+ * (rounded up to 2 MiB, 0 < map_size <= 4 GiB) with 2 MiB pages: PML4,
+ * PDPT, one page directory per GiB; buf holds
+ * axvm_x86_identity_map_tables_size(map_size) bytes. -EINVAL otherwise.
+ */
+uint64_t axvm_x86_identity_map_tables_size(uint64_t map_size);
+int axvm_x86_build_identity_map(void *buf, uint64_t gpa, uint64_t map_size);
+
+/* Linux's 64-bit boot protocol selectors (Documentation/x86/boot.rst). */
+#define AXVM_X86_BOOT_CS	0x10	/* __BOOT_CS: flat 64-bit code */
+#define AXVM_X86_BOOT_DS	0x18	/* __BOOT_DS: flat data */
+#define AXVM_X86_BOOT_GDT_ENTRIES 4	/* null, null, __BOOT_CS, __BOOT_DS */
+#define AXVM_X86_BOOT_GDT_SIZE	(AXVM_X86_BOOT_GDT_ENTRIES * 8)
+void axvm_x86_boot_gdt(uint64_t gdt[AXVM_X86_BOOT_GDT_ENTRIES]);
+
+struct axvm_x86_long_entry {
+	uint64_t gdt_gpa;	/* the GDT, already in guest memory */
+	uint32_t gdt_size;	/* bytes: the GDTR limit + 1 */
+	uint16_t cs;		/* selector of a 64-bit code descriptor */
+	uint16_t ds;		/* selector of a flat data descriptor: DS,
+				 * ES, FS, GS and SS */
+	uint64_t cr3;		/* PML4, already in guest memory */
+	uint64_t rip, rsp, rsi;
+};
+/*
+ * Puts vcpu in 64-bit mode (paging, PAE, LME/LMA, CR0 0x80050033) with
+ * that GDT and CR3, RIP, RSP and RSI as given, every other GPR 0 and
+ * RFLAGS 2 (interrupts off), an empty IDT. Writes no guest memory.
+ * -EINVAL for a selector outside the GDT or a misaligned GDT or CR3.
+ */
+int axvm_x86_setup_long_entry(struct axvm_vcpu *vcpu,
+			      const struct axvm_x86_long_entry *e);
+
+/*
  * Puts vcpu in `mode` with RIP = entry and RSP = stack. For real mode,
  * entry must be below 1 MiB: CS = entry >> 4 & 0xf000, IP the rest.
  * For long mode the page tables and GDT are written through
@@ -146,6 +184,108 @@ int axvm_x86_setup_mode(struct axvm_vm *vm, struct axvm_vcpu *vcpu,
 			uint64_t stack, const struct axvm_x86_layout *layout);
 int axvm_parse_mode(const char *s, enum axvm_cpu_mode *mode);
 const char *axvm_mode_name(enum axvm_cpu_mode mode);
+
+/* --- Linux guests (userspace/lib/linux.c, mptable.c) --- */
+/*
+ * Guest physical layout of a Linux guest (Documentation/linux-guest.md,
+ * "Loading a bzImage"): all of it below 1 MiB except the kernel, at
+ * its pref_address (usually 16 MiB), and the initrd, at the top of RAM.
+ */
+#define AXVM_LINUX_GDT		0x1000ULL	/* __BOOT_CS/__BOOT_DS GDT */
+#define AXVM_LINUX_STACK	0x7000ULL	/* initial RSP, [0x2000, 0x7000) free */
+#define AXVM_LINUX_BOOT_PARAMS	0x7000ULL	/* the zero page, 4 KiB */
+#define AXVM_LINUX_PAGE_TABLES	0x9000ULL	/* 4 GiB identity map, 24 KiB */
+#define AXVM_LINUX_CMDLINE	0x20000ULL
+#define AXVM_LINUX_CMDLINE_MAX	0x10000ULL	/* bytes, NUL included */
+#define AXVM_LINUX_LOW_RAM_END	0x9fc00ULL	/* 639 KiB */
+#define AXVM_LINUX_EBDA_END	0xa0000ULL	/* [639 KiB, 640 KiB) reserved */
+#define AXVM_LINUX_BIOS_AREA	0xf0000ULL	/* reserved to 1 MiB */
+#define AXVM_LINUX_MPTABLE	0xf0000ULL	/* MP floating pointer + table */
+#define AXVM_LINUX_MPTABLE_END	0x100000ULL
+#define AXVM_LINUX_DEFAULT_LOAD	0x1000000ULL	/* relocatable kernels whose
+						 * pref_address is unusable */
+#define AXVM_LINUX_MAX_RAM	(3ULL << 30)	/* [3 GiB, 4 GiB): the APICs */
+#define AXVM_MPTABLE_MAX_CPUS	254		/* 8-bit APIC ids, I/O APIC last */
+
+/* What axvm_linux_parse() read from the setup header. */
+struct axvm_linux_header {
+	uint16_t version;	/* boot protocol: 0x020f is 2.15 */
+	uint8_t setup_sects;	/* as used: 0 in the file means 4 */
+	uint8_t loadflags;
+	uint16_t xloadflags;
+	uint8_t relocatable;	/* relocatable_kernel */
+	uint32_t syssize;	/* protected-mode kernel, 16-byte units */
+	uint32_t kernel_alignment;
+	uint32_t initrd_addr_max;
+	uint32_t cmdline_size;
+	uint32_t init_size;
+	uint64_t pref_address;
+	uint64_t setup_size;	/* bytes of setup: (setup_sects + 1) * 512 */
+	uint64_t pm_size;	/* bytes of protected-mode kernel: syssize * 16 */
+	uint32_t header_end;	/* 0x202 + the byte at 0x201 */
+	uint64_t load_address;	/* where it will be loaded */
+};
+
+/* Where axvm_linux_plan() puts everything (guest physical addresses). */
+struct axvm_linux_layout {
+	uint64_t kernel;	/* the protected-mode kernel */
+	uint64_t kernel_end;	/* kernel + init_size */
+	uint64_t entry;		/* kernel + 0x200: the 64-bit entry */
+	uint64_t boot_params;
+	uint64_t cmdline;
+	uint64_t cmdline_len;	/* without the NUL */
+	uint64_t initrd;	/* 0 without one */
+	uint64_t initrd_size;
+	uint64_t gdt;
+	uint64_t page_tables;
+	uint64_t page_tables_size;
+	uint64_t stack;
+	uint64_t mptable;	/* the MP floating pointer structure */
+	uint64_t mptable_size;	/* floating pointer + configuration table */
+};
+
+struct axvm_linux {
+	/* in */
+	const uint8_t *kernel;	/* the bzImage file's bytes */
+	uint64_t kernel_size;
+	const uint8_t *initrd;	/* NULL or initrd_size 0: none */
+	uint64_t initrd_size;
+	const char *cmdline;	/* NULL: empty */
+	uint64_t ram_size;	/* RAM is [0, ram_size) */
+	unsigned int nr_cpus;	/* MP table processors, APIC ids 0.. */
+	uint32_t cpu_signature;	/* MP processor entries: CPUID 1 EAX */
+	uint32_t cpu_features;	/* and EDX (axvm_linux_host_cpu()) */
+	/* out */
+	struct axvm_linux_header hdr;		/* axvm_linux_parse() */
+	struct axvm_linux_layout layout;	/* axvm_linux_plan() */
+	char error[192];	/* why the last call failed, one line */
+};
+
+/*
+ * axvm_linux_parse(): checks the bzImage (boot sector signature, "HdrS",
+ * protocol >= 2.12, a bzImage with XLF_KERNEL_64, file long enough for
+ * setup + syssize * 16 bytes, a usable load address); -ENOEXEC.
+ * axvm_linux_plan(): places kernel, initrd and tables for ram_size and
+ * nr_cpus; -ENOSPC (kernel or initrd does not fit), -E2BIG (command
+ * line longer than cmdline_size), -EINVAL (RAM size, CPU count).
+ * axvm_linux_load(): parse + plan, then writes the kernel, initrd,
+ * command line, boot_params with the e820 map, GDT, page tables, BIOS
+ * data area and MP table into ram, a buffer that is guest physical
+ * [0, ram_size). On failure l->error says why.
+ */
+int axvm_linux_parse(struct axvm_linux *l);
+int axvm_linux_plan(struct axvm_linux *l);
+int axvm_linux_load(struct axvm_linux *l, void *ram);
+/* vCPU 0 at the 64-bit entry: CS 0x10, DS 0x18, RSI = boot_params. */
+int axvm_linux_setup_bsp(struct axvm_vcpu *vcpu, const struct axvm_linux *l);
+void axvm_linux_host_cpu(uint32_t *signature, uint32_t *features);
+
+/* MP spec 1.4 table at gpa (16-byte aligned, below 4 GiB); returns its
+ * size or -EINVAL, -ENOSPC (lib/mptable.c). */
+uint64_t axvm_mptable_size(unsigned int nr_cpus);
+int axvm_mptable_build(void *buf, size_t len, uint64_t gpa,
+		       unsigned int nr_cpus, uint32_t cpu_signature,
+		       uint32_t cpu_features);
 
 /* --- misc helpers --- */
 /*

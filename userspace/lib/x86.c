@@ -104,6 +104,19 @@ static int write_gdt(struct axvm_vm *vm, uint64_t gdt_gpa)
 	return axvm_vm_write(vm, gdt_gpa, gdt, sizeof(gdt));
 }
 
+/*
+ * The GDT of Linux's 64-bit boot protocol (Documentation/x86/boot.rst,
+ * "64-bit Boot Protocol"): __BOOT_CS (0x10) a flat execute/read 64-bit
+ * code segment, __BOOT_DS (0x18) a flat read/write data segment; 0 and
+ * 0x08 stay null.
+ */
+void axvm_x86_boot_gdt(uint64_t gdt[AXVM_X86_BOOT_GDT_ENTRIES])
+{
+	memset(gdt, 0, AXVM_X86_BOOT_GDT_SIZE);
+	gdt[AXVM_X86_BOOT_CS / 8] = gdt_descriptor(0, LIMIT_4G, ATTR_CODE64);
+	gdt[AXVM_X86_BOOT_DS / 8] = gdt_descriptor(0, LIMIT_4G, ATTR_DATA32);
+}
+
 void axvm_x86_default_layout(struct axvm_x86_layout *layout)
 {
 	layout->gdt_gpa = AXVM_X86_DEFAULT_GDT;
@@ -111,26 +124,36 @@ void axvm_x86_default_layout(struct axvm_x86_layout *layout)
 	layout->identity_map_size = AXVM_X86_DEFAULT_IDENTITY_MAP;
 }
 
-/* identity_map_size 0 means the default; the map is in whole 2 MiB pages. */
+/* The map is in whole 2 MiB pages. */
+static uint64_t round_to_2m(uint64_t size)
+{
+	return (size + SIZE_2M - 1) & ~(SIZE_2M - 1);
+}
+
+/* identity_map_size 0 means the default. */
 static uint64_t identity_map_bytes(const struct axvm_x86_layout *layout)
 {
 	uint64_t size = layout->identity_map_size;
 
 	if (!size)
 		size = AXVM_X86_DEFAULT_IDENTITY_MAP;
-	return (size + SIZE_2M - 1) & ~(SIZE_2M - 1);
+	return round_to_2m(size);
 }
 
-static unsigned int page_directories(const struct axvm_x86_layout *layout)
+static unsigned int page_directories(uint64_t map_bytes)
 {
-	return (unsigned int)((identity_map_bytes(layout) + SIZE_1G - 1) /
-			      SIZE_1G);
+	return (unsigned int)((map_bytes + SIZE_1G - 1) / SIZE_1G);
 }
 
 /* PML4 + PDPT + one page directory per GiB mapped. */
+uint64_t axvm_x86_identity_map_tables_size(uint64_t map_size)
+{
+	return (2 + page_directories(round_to_2m(map_size))) * AXVM_PAGE_SIZE;
+}
+
 uint64_t axvm_x86_page_tables_size(const struct axvm_x86_layout *layout)
 {
-	return (2 + page_directories(layout)) * AXVM_PAGE_SIZE;
+	return axvm_x86_identity_map_tables_size(identity_map_bytes(layout));
 }
 
 static int ranges_overlap(uint64_t a, uint64_t a_len, uint64_t b,
@@ -156,50 +179,68 @@ static int check_layout(const struct axvm_x86_layout *layout,
 	return 0;
 }
 
-/* Writes one page of entries: entry i = first + i * step | flags, for
+/* Fills one page of entries: entry i = first + i * step | flags, for
  * i < count; the rest of the page is zero (not present). */
-static int write_table(struct axvm_vm *vm, uint64_t gpa, uint64_t first,
-		       uint64_t step, unsigned int count, uint64_t flags)
+static void fill_table(uint64_t *table, uint64_t first, uint64_t step,
+		       unsigned int count, uint64_t flags)
 {
-	uint64_t table[ENTRIES_PER_TABLE];
 	unsigned int i;
 
-	memset(table, 0, sizeof(table));
+	memset(table, 0, AXVM_PAGE_SIZE);
 	for (i = 0; i < count && i < ENTRIES_PER_TABLE; i++)
 		table[i] = (first + i * step) | flags;
-	return axvm_vm_write(vm, gpa, table, sizeof(table));
 }
 
-/* Identity map [0, identity_map_bytes) with 2 MiB pages. */
-static int write_identity_map(struct axvm_vm *vm,
-			      const struct axvm_x86_layout *layout)
+/*
+ * Identity map [0, map_size) with 2 MiB pages: PML4 at gpa, then the
+ * PDPT, then one page directory per GiB (AMD64 APM vol. 2, 5.3 "Long-Mode
+ * Page Translation", 2-Mbyte pages). buf holds
+ * axvm_x86_identity_map_tables_size(map_size) bytes and is what the
+ * guest will see at gpa.
+ */
+int axvm_x86_build_identity_map(void *buf, uint64_t gpa, uint64_t map_size)
 {
-	uint64_t pml4 = layout->pml4_gpa;
-	uint64_t pdpt = pml4 + AXVM_PAGE_SIZE;
-	uint64_t pd0 = pdpt + AXVM_PAGE_SIZE;
-	uint64_t large_pages_left = identity_map_bytes(layout) / SIZE_2M;
-	unsigned int nr_pd = page_directories(layout);
+	uint64_t map_bytes = round_to_2m(map_size);
+	uint64_t large_pages_left = map_bytes / SIZE_2M;
+	unsigned int nr_pd = page_directories(map_bytes);
+	uint64_t *pml4 = buf;
+	uint64_t *pdpt = pml4 + ENTRIES_PER_TABLE;
+	uint64_t pdpt_gpa = gpa + AXVM_PAGE_SIZE;
+	uint64_t pd0_gpa = pdpt_gpa + AXVM_PAGE_SIZE;
 	unsigned int i;
-	int ret;
 
-	ret = write_table(vm, pml4, pdpt, 0, 1, PTE_TABLE);
-	if (ret)
-		return ret;
-	ret = write_table(vm, pdpt, pd0, AXVM_PAGE_SIZE, nr_pd, PTE_TABLE);
-	if (ret)
-		return ret;
+	if (gpa % AXVM_PAGE_SIZE || !map_size ||
+	    map_size > AXVM_X86_MAX_IDENTITY_MAP)
+		return -EINVAL;
+	fill_table(pml4, pdpt_gpa, 0, 1, PTE_TABLE);
+	fill_table(pdpt, pd0_gpa, AXVM_PAGE_SIZE, nr_pd, PTE_TABLE);
 	for (i = 0; i < nr_pd; i++) {
 		unsigned int count = large_pages_left < ENTRIES_PER_TABLE ?
 				     (unsigned int)large_pages_left :
 				     ENTRIES_PER_TABLE;
 
-		ret = write_table(vm, pd0 + i * AXVM_PAGE_SIZE, i * SIZE_1G,
-				  SIZE_2M, count, PTE_LARGE);
-		if (ret)
-			return ret;
+		fill_table(pdpt + (i + 1) * ENTRIES_PER_TABLE, i * SIZE_1G,
+			   SIZE_2M, count, PTE_LARGE);
 		large_pages_left -= count;
 	}
 	return 0;
+}
+
+/* The tables of at most 4 GiB: PML4, PDPT and 4 page directories. */
+#define MAX_TABLE_PAGES		6
+
+static int write_identity_map(struct axvm_vm *vm,
+			      const struct axvm_x86_layout *layout)
+{
+	uint64_t tables[MAX_TABLE_PAGES * ENTRIES_PER_TABLE];	/* 24 KiB */
+	uint64_t size = identity_map_bytes(layout);
+	int ret;
+
+	ret = axvm_x86_build_identity_map(tables, layout->pml4_gpa, size);
+	if (ret)
+		return ret;
+	return axvm_vm_write(vm, layout->pml4_gpa, tables,
+			     axvm_x86_identity_map_tables_size(size));
 }
 
 /*
@@ -232,20 +273,20 @@ static int setup_real(struct axvm_sregs *sregs, struct axvm_regs *regs,
 	return 0;
 }
 
-/* Flat segments from the axvm GDT (AXVM_X86_SEL_*), TR and LDTR valid
- * but empty since the hardware insists on them. */
+/* Flat segments from a GDT of gdt_size bytes at gdt_gpa, TR and LDTR
+ * valid but empty since the hardware insists on them. */
 static void setup_flat(struct axvm_sregs *sregs, uint64_t gdt_gpa,
-		       uint16_t cs_sel, uint16_t cs_attrib)
+		       uint32_t gdt_size, uint16_t cs_sel, uint16_t cs_attrib,
+		       uint16_t ds_sel)
 {
-	struct axvm_segment data = segment(AXVM_X86_SEL_DATA, 0, LIMIT_4G,
-					   ATTR_DATA32);
+	struct axvm_segment data = segment(ds_sel, 0, LIMIT_4G, ATTR_DATA32);
 
 	sregs->cs = segment(cs_sel, 0, LIMIT_4G, cs_attrib);
 	sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
 	sregs->tr = segment(0, 0, LIMIT_TSS, ATTR_TSS_BUSY);
 	sregs->ldtr = segment(0, 0, LIMIT_64K, ATTR_LDT);
 	sregs->gdt.base = gdt_gpa;
-	sregs->gdt.limit = AXVM_X86_GDT_SIZE - 1;
+	sregs->gdt.limit = gdt_size - 1;
 	/* An empty IDT: any exception escalates to a triple fault, which
 	 * the launcher reports instead of the guest running on silently. */
 	sregs->idt.limit = 0;
@@ -259,12 +300,24 @@ static int setup_protected(struct axvm_vm *vm, struct axvm_sregs *sregs,
 	if (entry > LIMIT_4G || stack > (1ULL << 32))
 		return -EINVAL;
 
-	setup_flat(sregs, layout->gdt_gpa, AXVM_X86_SEL_CODE32, ATTR_CODE32);
+	setup_flat(sregs, layout->gdt_gpa, AXVM_X86_GDT_SIZE,
+		   AXVM_X86_SEL_CODE32, ATTR_CODE32, AXVM_X86_SEL_DATA);
 	sregs->cr0 = X86_CR0_PE | X86_CR0_ET;
 	sregs->cr4 = X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
 	regs->rip = entry;
 	regs->rsp = stack & LIMIT_4G;	/* 4 GiB wraps to 0, like SP above */
 	return write_gdt(vm, layout->gdt_gpa);
+}
+
+/* 64-bit mode with paging on: CR0, CR4 and EFER as Linux runs. */
+static void long_mode_controls(struct axvm_sregs *sregs, uint64_t cr3)
+{
+	/* 0x80050033, Linux's value; AM only matters at CPL 3 with AC. */
+	sregs->cr0 = X86_CR0_PG | X86_CR0_AM | X86_CR0_WP | X86_CR0_NE |
+		     X86_CR0_ET | X86_CR0_MP | X86_CR0_PE;
+	sregs->cr3 = cr3;
+	sregs->cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	sregs->efer = X86_EFER_LME | X86_EFER_LMA;
 }
 
 /* 64-bit mode, paging on, [0, identity_map_size) identity-mapped. */
@@ -274,13 +327,9 @@ static int setup_long(struct axvm_vm *vm, struct axvm_sregs *sregs,
 {
 	int ret;
 
-	setup_flat(sregs, layout->gdt_gpa, AXVM_X86_SEL_CODE64, ATTR_CODE64);
-	/* 0x80050033, Linux's value; AM only matters at CPL 3 with AC. */
-	sregs->cr0 = X86_CR0_PG | X86_CR0_AM | X86_CR0_WP | X86_CR0_NE |
-		     X86_CR0_ET | X86_CR0_MP | X86_CR0_PE;
-	sregs->cr3 = layout->pml4_gpa;
-	sregs->cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-	sregs->efer = X86_EFER_LME | X86_EFER_LMA;
+	setup_flat(sregs, layout->gdt_gpa, AXVM_X86_GDT_SIZE,
+		   AXVM_X86_SEL_CODE64, ATTR_CODE64, AXVM_X86_SEL_DATA);
+	long_mode_controls(sregs, layout->pml4_gpa);
 	regs->rip = entry;
 	regs->rsp = stack;
 
@@ -288,6 +337,36 @@ static int setup_long(struct axvm_vm *vm, struct axvm_sregs *sregs,
 	if (ret)
 		return ret;
 	return write_identity_map(vm, layout);
+}
+
+/*
+ * 64-bit entry with a GDT and page tables the caller already put in
+ * guest memory, e.g. axvm_x86_boot_gdt() and
+ * axvm_x86_build_identity_map() for Linux's 64-bit boot protocol.
+ */
+int axvm_x86_setup_long_entry(struct axvm_vcpu *vcpu,
+			      const struct axvm_x86_long_entry *e)
+{
+	struct axvm_sregs sregs;
+	struct axvm_regs regs;
+	int ret;
+
+	if (e->gdt_size < 8 || e->gdt_size > 0x10000 || e->gdt_gpa % 8 ||
+	    e->cr3 % AXVM_PAGE_SIZE || e->cs % 8 || e->ds % 8 ||
+	    e->cs >= e->gdt_size || e->ds >= e->gdt_size || !e->cs || !e->ds)
+		return -EINVAL;
+	memset(&sregs, 0, sizeof(sregs));
+	memset(&regs, 0, sizeof(regs));
+	setup_flat(&sregs, e->gdt_gpa, e->gdt_size, e->cs, ATTR_CODE64, e->ds);
+	long_mode_controls(&sregs, e->cr3);
+	regs.rflags = X86_RFLAGS_FIXED;	/* IF clear */
+	regs.rip = e->rip;
+	regs.rsp = e->rsp;
+	regs.rsi = e->rsi;
+	ret = axvm_vcpu_set_sregs(vcpu, &sregs);
+	if (ret)
+		return ret;
+	return axvm_vcpu_set_regs(vcpu, &regs);
 }
 
 int axvm_x86_setup_mode(struct axvm_vm *vm, struct axvm_vcpu *vcpu,
