@@ -193,6 +193,12 @@ struct axvm_arch_ops {
 	 * (IN data, MMIO read data, hypercall return value).
 	 */
 	void (*vcpu_complete_user_exit)(struct axvm_vcpu *vcpu);
+	/*
+	 * Around one AXVM_RUN's loop (the vCPU thread, run_lock held):
+	 * load the guest's long-lived state (FPU) and put it away again.
+	 */
+	void (*vcpu_load)(struct axvm_vcpu *vcpu);
+	void (*vcpu_put)(struct axvm_vcpu *vcpu);
 	/* One guest entry; called with preemption enabled. */
 	enum axvm_entry_result (*vcpu_enter)(struct axvm_vcpu *vcpu);
 	/* Nested page fault outside guest memory: decode it as MMIO. */

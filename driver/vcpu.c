@@ -266,7 +266,9 @@ static long axvm_vcpu_run(struct axvm_vcpu *vcpu)
 		axvm_set_exit(vcpu, AXVM_EXIT_STOPPED);
 		ret = 0;
 	} else if (ret == 0) {
+		axvm_arch->vcpu_load(vcpu);
 		ret = axvm_vcpu_run_loop(vcpu);
+		axvm_arch->vcpu_put(vcpu);
 		axvm_vm_vcpu_left(vcpu->vm);
 	}
 	if (ret == 0 || ret == -EINTR)

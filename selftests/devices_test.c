@@ -248,7 +248,7 @@ TEST(add_device_header_and_fields)
 	/* The guest physical limit (AXVM_ADD_MEMORY_REGION's too). */
 	const uint64_t limit = sys_caps()->gpa_bits >= 47 ? 0x7ffffffff000ULL :
 			       1ULL << sys_caps()->gpa_bits;
-	static const uint32_t bad_types[] = { 0, 2, 0x100, ~0U };
+	static const uint32_t bad_types[] = { 0, 4, 0x100, ~0U };
 	static const uint32_t bad_irqs[] = { 1, 14, 31, 256, ~0U };
 	static const uint64_t bad_lens[] = { 1, 4, 7, 9, 16, 4096, ~0ULL };
 	static const uint64_t bad_ports[] = { 0xfff9, 0xfffc, 0xffff, 0x10000,

@@ -56,8 +56,12 @@ struct svm_vcpu {
 	bool shut_down;			/* triple fault: VMCB state undefined */
 	bool lme_withheld;		/* guest EFER.LME kept out of the VMCB */
 	u64 xcr0;
-	void *xsave;			/* guest FPU state, page aligned */
-	unsigned int xsave_order;
+	/*
+	 * The guest's FPU/SSE/AVX state, swapped with the task's once per
+	 * AXVM_RUN (svm_vcpu_load/put) as KVM does: in between, the kernel's
+	 * own context switch saves and restores it like any task's.
+	 */
+	struct fpu_guest gfpu;
 	u64 dr[4], dr6, dr7;		/* emulated; never loaded */
 	/* The userspace exit this vCPU is completing (see complete_user_exit). */
 	enum x86_pending pending;
@@ -78,7 +82,6 @@ static void *svm_msrpm;		/* all ones: intercept every MSR */
 static u32 svm_max_asid;
 static bool svm_has_nrip;
 static int svm_npt_levels;
-static u32 svm_xsave_size;
 
 static void svm_sync_lme(struct svm_vcpu *svm);
 static void svm_vcpu_destroy(struct axvm_vcpu *vcpu);
@@ -155,7 +158,6 @@ static int svm_hardware_setup(void)
 	svm_max_asid = ebx - 1;
 	svm_has_nrip = edx & BIT(3);
 	svm_npt_levels = (native_read_cr4() & X86_CR4_LA57) ? 5 : 4;
-	svm_xsave_size = cpuid_ebx(0xd);	/* for the host's XCR0 */
 
 	svm_iopm = (void *)__get_free_pages(GFP_KERNEL,
 					    get_order(SVM_IOPM_SIZE));
@@ -371,14 +373,6 @@ static void svm_init_control(struct vmcb_control *c)
 	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
 }
 
-static void svm_init_xsave(struct svm_vcpu *svm)
-{
-	u8 *buf = svm->xsave;
-
-	*(u16 *)buf = 0x37f;			/* FCW after FNINIT */
-	*(u32 *)(buf + 24) = 0x1f80;		/* MXCSR after reset */
-	svm->xcr0 = 1;				/* x87 only (SDM vol. 1, 13.3) */
-}
 
 static int svm_vcpu_init(struct axvm_vcpu *vcpu)
 {
@@ -390,13 +384,10 @@ static int svm_vcpu_init(struct axvm_vcpu *vcpu)
 	if (!svm)
 		return -ENOMEM;
 	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	svm->xsave_order = get_order(svm_xsave_size);
-	svm->xsave = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO,
-					      svm->xsave_order);
-	if (!page || !svm->xsave) {
+	/* The power-on FPU state: FCW 0x37f, MXCSR 0x1f80 (init_fpstate). */
+	if (!page || !fpu_alloc_guest_fpstate(&svm->gfpu)) {
 		if (page)
 			__free_page(page);
-		free_pages((unsigned long)svm->xsave, svm->xsave_order);
 		kfree(svm);
 		return -ENOMEM;
 	}
@@ -408,7 +399,7 @@ static int svm_vcpu_init(struct axvm_vcpu *vcpu)
 	svm_init_control(&svm->vmcb->control);
 	svm->vmcb->control.nested_cr3 = npt_root_pa(&svm_vm->npt);
 	svm_reset_save(&svm->vmcb->save);
-	svm_init_xsave(svm);
+	svm->xcr0 = 1;			/* x87 only (SDM vol. 1, 13.3) */
 	vcpu->arch = svm;
 	if (x86_lapic_create(vcpu)) {
 		svm_vcpu_destroy(vcpu);
@@ -429,8 +420,8 @@ static void svm_cpu_reset(struct axvm_vcpu *vcpu)
 	c->nested_cr3 = nested_cr3;
 	svm_reset_save(&svm->vmcb->save);
 	memset(svm->gprs, 0, sizeof(svm->gprs));
-	memset(svm->xsave, 0, PAGE_SIZE << svm->xsave_order);
-	svm_init_xsave(svm);
+	/* XCR0 is 1 after RESET and INIT; the FPU registers keep (INIT). */
+	svm->xcr0 = 1;
 	memset(svm->dr, 0, sizeof(svm->dr));
 	svm->dr6 = DR6_RESERVED;
 	svm->dr7 = SVM_DR7_RESET;
@@ -446,10 +437,20 @@ static void svm_vcpu_reset(struct axvm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 
+	struct fpu_guest fresh = {};
+
 	svm_cpu_reset(vcpu);
 	svm->pvclock_msr = 0;
 	svm->wall_clock_msr = 0;
 	x86_lapic_reset(vcpu, false);
+	/* RESET also resets the FPU: a fresh power-on fpstate. */
+	if (fpu_alloc_guest_fpstate(&fresh)) {
+		fpu_free_guest_fpstate(&svm->gfpu);
+		svm->gfpu = fresh;
+	} else {
+		axvm_err_ratelimited("VM %u vCPU %u: RESET kept the FPU state (out of memory)\n",
+				     vcpu->vm->id, vcpu->id);
+	}
 }
 
 static void svm_vcpu_destroy(struct axvm_vcpu *vcpu)
@@ -457,8 +458,7 @@ static void svm_vcpu_destroy(struct axvm_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 
 	x86_lapic_destroy(vcpu);
-
-	free_pages((unsigned long)svm->xsave, svm->xsave_order);
+	fpu_free_guest_fpstate(&svm->gfpu);
 	free_page((unsigned long)svm->vmcb);
 	kfree(svm);
 	vcpu->arch = NULL;
@@ -492,18 +492,6 @@ static void svm_assign_asid(struct svm_vcpu *svm, struct svm_vm *svm_vm,
 	svm->asid_gen = sc->asid_gen;
 	svm->last_cpu = cpu;
 	svm->tlb_gen = tlb_gen;
-}
-
-static void svm_xrstor(void *buf)
-{
-	asm volatile("xrstor64 %0" : : "m"(*(u8 *)buf), "a"(-1), "d"(-1)
-		     : "memory");
-}
-
-static void svm_xsave(void *buf)
-{
-	asm volatile("xsave64 %0" : "+m"(*(u8 *)buf) : "a"(-1), "d"(-1)
-		     : "memory");
 }
 
 static bool svm_guest_xcr0_differs(struct svm_vcpu *svm)
@@ -668,7 +656,11 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	return true;
 }
 
-/* One world switch, with the guest's FPU state loaded around it. */
+/*
+ * One world switch. The guest's FPU state is the task's for the whole
+ * AXVM_RUN (svm_vcpu_load); if the kernel used the FPU since the last
+ * entry (a context switch, kernel_fpu_begin()), it is reloaded here.
+ */
 static bool svm_run_once(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 {
 	bool entered;
@@ -676,19 +668,28 @@ static bool svm_run_once(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	u32 host_pkru = cpu_feature_enabled(X86_FEATURE_OSPKE) ? rdpkru() : 0;
 #endif
 
-	kernel_fpu_begin();		/* saves the task's FPU state */
-	svm_xrstor(svm->xsave);
 	local_irq_disable();
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
 	entered = svm_run_irqs_off(vcpu, svm);
-	local_irq_enable();		/* the host takes pending IRQs here */
-	svm_xsave(svm->xsave);
 #ifdef CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
 	/* The guest may have changed PKRU; the host's protects user memory. */
 	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
 		wrpkru(host_pkru);
 #endif
-	kernel_fpu_end();
+	local_irq_enable();		/* the host takes pending IRQs here */
 	return entered;
+}
+
+/* Around the run loop: the guest's FPU state in, the task's back out. */
+static void svm_vcpu_load(struct axvm_vcpu *vcpu)
+{
+	fpu_swap_kvm_fpstate(&to_svm(vcpu)->gfpu, true);
+}
+
+static void svm_vcpu_put(struct axvm_vcpu *vcpu)
+{
+	fpu_swap_kvm_fpstate(&to_svm(vcpu)->gfpu, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1659,6 +1660,8 @@ const struct axvm_arch_ops axvm_svm_ops = {
 	.vcpu_destroy		= svm_vcpu_destroy,
 	.vcpu_complete_user_exit = svm_complete_user_exit,
 	.vcpu_enter		= svm_vcpu_enter,
+	.vcpu_load		= svm_vcpu_load,
+	.vcpu_put		= svm_vcpu_put,
 	.vcpu_mmio		= svm_vcpu_mmio,
 	.vcpu_reset		= svm_vcpu_reset,
 	.vcpu_irq_window_open	= svm_vcpu_irq_window_open,
