@@ -216,8 +216,9 @@ static void x86_cpuid_hv(const struct x86_cpuid_ctx *ctx, u32 leaf, u32 *r)
 	case X86_CPUID_KVM_BASE + 1:
 		r[0] = KVM_FEATURE_NOP_IO_DELAY;
 		if (ctx->pvclock)
-			r[0] |= KVM_FEATURE_CLOCKSOURCE2 |
-				KVM_FEATURE_CLOCKSOURCE_STABLE;
+			r[0] |= KVM_FEATURE_CLOCKSOURCE2;
+		if (ctx->pvclock_stable)
+			r[0] |= KVM_FEATURE_CLOCKSOURCE_STABLE;
 		break;
 	}
 }

@@ -107,6 +107,7 @@ void x86_ioapic_eoi(struct axvm_vm *vm, u8 vector);
 /* pvclock.c: the KVM-compatible clock (CPUID 0x40000100). */
 int x86_pvclock_setup(void);
 bool x86_pvclock_available(void);
+bool x86_pvclock_stable(void);
 int x86_pvclock_publish(struct axvm_vcpu *vcpu, u64 gpa, u64 tsc_offset);
 int x86_pvclock_wall_clock(struct axvm_vcpu *vcpu, u64 gpa);
 

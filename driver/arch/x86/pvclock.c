@@ -8,11 +8,15 @@
  * as Linux scans 0x40000000-0x4000ff00 in steps of 0x100).
  *
  * One mapping from TSC to nanoseconds serves every vCPU of every VM: it
- * is fixed at module load (host TSC t0 <-> guest time 0) and never
- * updated, which is what the "TSC stable" flag promises the guest. It
- * is therefore offered only on hosts whose TSC is constant and known.
- * A vCPU's guest TSC is the host's plus its VMCB TSC offset, so its
- * time record carries tsc_timestamp = t0 + offset.
+ * is fixed at module load (host TSC t0 <-> guest time 0, the host's
+ * tsc_khz as the rate) and never updated. It needs a known TSC rate
+ * (tsc_khz). Only if the host's TSC is also constant and synchronised
+ * (X86_FEATURE_CONSTANT_TSC, and the host kernel has not marked it
+ * unstable) does the record carry the "TSC stable" flag, which lets the
+ * guest skip its cross-CPU monotonicity guard; otherwise (old CPUs,
+ * or a host that is itself an emulated machine, like our test VM) the
+ * guest keeps that guard. A vCPU's guest TSC is the host's plus its
+ * VMCB TSC offset, so its record carries tsc_timestamp = t0 + offset.
  */
 #include <linux/ktime.h>
 #include <linux/math64.h>
@@ -87,7 +91,7 @@ static u64 pvclock_ns_since_t0(u64 host_tsc)
 
 int x86_pvclock_setup(void)
 {
-	if (!boot_cpu_has(X86_FEATURE_CONSTANT_TSC) || !tsc_khz)
+	if (!tsc_khz)
 		return 0;	/* no pvclock: guests calibrate themselves */
 	pvclock_scale((u64)tsc_khz * 1000, &pvclock.mul, &pvclock.shift);
 	pvclock.tsc0 = rdtsc();
@@ -100,6 +104,12 @@ bool x86_pvclock_available(void)
 	return pvclock.available;
 }
 
+bool x86_pvclock_stable(void)
+{
+	return pvclock.available && boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
+	       !check_tsc_unstable();
+}
+
 /* MSR_KVM_SYSTEM_TIME_NEW with the enable bit: publish the record. */
 int x86_pvclock_publish(struct axvm_vcpu *vcpu, u64 gpa, u64 tsc_offset)
 {
@@ -109,11 +119,12 @@ int x86_pvclock_publish(struct axvm_vcpu *vcpu, u64 gpa, u64 tsc_offset)
 		.system_time = 0,
 		.tsc_to_system_mul = pvclock.mul,
 		.tsc_shift = pvclock.shift,
-		.flags = PVCLOCK_TSC_STABLE_BIT,
 	};
 
 	if (!pvclock.available)
 		return -EINVAL;
+	if (x86_pvclock_stable())
+		rec.flags = PVCLOCK_TSC_STABLE_BIT;
 	if ((gpa & ~PAGE_MASK) > PAGE_SIZE - sizeof(rec))
 		return -EINVAL;	/* the record must not cross a page */
 	return axvm_guest_copy(vcpu->vm, gpa, &rec, NULL, sizeof(rec), true);

@@ -833,6 +833,7 @@ static enum axvm_entry_result svm_exit_cpuid(struct axvm_vcpu *vcpu,
 		.xcr0 = svm->xcr0,
 		.lapic = READ_ONCE(vcpu->vm->has_lapic),
 		.pvclock = x86_pvclock_available(),
+		.pvclock_stable = x86_pvclock_stable(),
 	};
 	u32 out[4];
 

@@ -29,6 +29,7 @@ struct x86_cpuid_ctx {
 	u64 xcr0;		/* for leaf 0xd's current save size */
 	bool lapic;		/* the VM has local APICs (lapic.c) */
 	bool pvclock;		/* the KVM clock is offered (pvclock.c) */
+	bool pvclock_stable;	/* ... with the stable flag */
 };
 
 /*
