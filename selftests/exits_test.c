@@ -552,6 +552,94 @@ TEST(cpuid_svm_hidden)
 	ASSERT_EQ(0ULL, uc.args[2] & (1ULL << 2));
 }
 
+/*
+ * Leaf 0xd describes the XSAVE area the guest's XSAVE and XSAVEC really
+ * write (Linux turns XSAVE off, with a WARNING, when its own sum
+ * disagrees). With every offered component on in XCR0: subleaf 0 EBX
+ * and ECX are the standard format's size, subleaf 1 EBX the compacted
+ * format's (SDM vol. 1, 13.4), both summed here from the per-component
+ * subleaves, and neither instruction writes beyond them.
+ */
+#define XSAVE_AREA_SIZE		16384
+#define XSAVE_POISON		0xcc
+static uint8_t xsave_area[XSAVE_AREA_SIZE] __attribute__((aligned(64)));
+
+static void guest_xsave_fill(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < XSAVE_AREA_SIZE; i++)
+		xsave_area[i] = XSAVE_POISON;
+}
+
+/* Bytes from the end of xsave_area back to the last one written. */
+static uint32_t guest_xsave_used(void)
+{
+	uint32_t n = XSAVE_AREA_SIZE;
+
+	while (n && xsave_area[n - 1] == XSAVE_POISON)
+		n--;
+	return n;
+}
+
+static void guest_xsave_sizes(void)
+{
+	uint32_t a, b, c, d, ea, eb, ec, ed, std = 576, cmp = 576, i;
+	uint64_t mask;
+
+	cpuid_count(1, 0, &a, &b, &c, &d);
+	GUEST_ASSERT(c & (1U << 26));			/* XSAVE */
+	write_cr4(read_cr4() | X86_CR4_OSXSAVE);
+	cpuid_count(0xd, 0, &a, &b, &c, &d);
+	mask = a | (uint64_t)d << 32;
+	GUEST_ASSERT_EQ(3ULL, mask & 3);		/* x87, SSE */
+	xsetbv(0, mask);
+	for (i = 2; i < 64; i++) {
+		if (!(mask & (1ULL << i)))
+			continue;
+		cpuid_count(0xd, i, &ea, &eb, &ec, &ed);
+		GUEST_ASSERT(ea != 0);
+		std = eb + ea > std ? eb + ea : std;
+		if (ec & 2)
+			cmp = (cmp + 63) & ~63U;
+		cmp += ea;
+	}
+	cpuid_count(0xd, 0, &a, &b, &c, &d);
+	GUEST_ASSERT_EQ(std, b);
+	GUEST_ASSERT_EQ(std, c);
+	guest_xsave_fill();
+	xsave(xsave_area, mask);
+	GUEST_ASSERT(guest_xsave_used() <= std);
+	cpuid_count(0xd, 1, &a, &b, &c, &d);
+	if (a & 2) {					/* XSAVEC */
+		GUEST_ASSERT_EQ(cmp, b);
+		guest_xsave_fill();
+		xsavec(xsave_area, mask);
+		GUEST_ASSERT(guest_xsave_used() <= cmp);
+		/* XCOMP_BV: bit 63 (compacted) and the components saved. */
+		GUEST_ASSERT_EQ((1ULL << 63) | mask,
+				*(uint64_t *)(xsave_area + 520));
+	} else {
+		GUEST_ASSERT_EQ(0U, b);
+	}
+	GUEST_SYNC2(std, a & 2 ? cmp : 0);
+}
+
+TEST(cpuid_xsave_sizes)
+{
+	struct tvcpu *vcpu;
+	struct tvm *vm = vm_create_with_one_vcpu(&vcpu, guest_xsave_sizes);
+	struct ucall uc;
+
+	vcpu_run_sync_uc(vcpu, &uc);
+	TH_LOG("XSAVE area: %llu bytes standard, %llu compacted (0: no XSAVEC)",
+	       (unsigned long long)uc.args[0],
+	       (unsigned long long)uc.args[1]);
+	ASSERT_LE(576ULL, uc.args[0]);
+	vcpu_run_done(vcpu);
+	vm_free(vm);
+}
+
 TEST(cpuid_apic_id_is_vcpu_id)
 {
 	static const uint32_t ids[] = { 0, 1, 5, 63 };

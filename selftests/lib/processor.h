@@ -182,6 +182,30 @@ static inline uint64_t read_cr4(void)
 	return v;
 }
 
+static inline void write_cr4(uint64_t v)
+{
+	asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+static inline void xsetbv(uint32_t xcr, uint64_t v)
+{
+	asm volatile("xsetbv" : : "c"(xcr), "a"((uint32_t)v),
+		     "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+/* XSAVE / XSAVEC of the components in `mask` to a 64-byte aligned area. */
+static inline void xsave(void *area, uint64_t mask)
+{
+	asm volatile("xsave64 (%0)" : : "r"(area), "a"((uint32_t)mask),
+		     "d"((uint32_t)(mask >> 32)) : "memory");
+}
+
+static inline void xsavec(void *area, uint64_t mask)
+{
+	asm volatile("xsavec64 (%0)" : : "r"(area), "a"((uint32_t)mask),
+		     "d"((uint32_t)(mask >> 32)) : "memory");
+}
+
 struct desc_ptr {
 	uint16_t limit;
 	uint64_t base;

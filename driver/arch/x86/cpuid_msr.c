@@ -88,10 +88,16 @@ bool x86_is_canonical(u64 addr, bool la57)
 	return (u64)((s64)(addr << (64 - bits)) >> (64 - bits)) == addr;
 }
 
-/* Bytes XSAVE needs for the components in xcr0 (leaf 0xd, EBX). */
+/* The legacy region (512 bytes) and the XSAVE header (64). */
+#define XSAVE_BASE_SIZE		(512 + 64)
+
+/*
+ * Bytes XSAVE needs for the components in xcr0, in the standard format:
+ * each component at its fixed offset (leaf 0xd subleaf i, EBX).
+ */
 static u32 x86_xsave_size(u64 xcr0)
 {
-	u32 size = 512 + 64, eax, ebx, ecx, edx;
+	u32 size = XSAVE_BASE_SIZE, eax, ebx, ecx, edx;
 	int i;
 
 	for (i = 2; i < 64; i++) {
@@ -99,6 +105,29 @@ static u32 x86_xsave_size(u64 xcr0)
 			continue;
 		cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx);
 		size = max(size, eax + ebx);
+	}
+	return size;
+}
+
+/*
+ * The same in the compacted format of XSAVEC (SDM vol. 1, 13.4.3): the
+ * components packed in order after the header, each aligned to 64 bytes
+ * if subleaf i ECX bit 1 says so. Leaf 0xd subleaf 1 EBX reports it for
+ * XCR0 | IA32_XSS; the guest has no IA32_XSS (no XSAVES), so for XCR0.
+ * Linux checks it against its own sum (fpu__init_system_xstate()).
+ */
+static u32 x86_xsavec_size(u64 xcr0)
+{
+	u32 size = XSAVE_BASE_SIZE, eax, ebx, ecx, edx;
+	int i;
+
+	for (i = 2; i < 64; i++) {
+		if (!(xcr0 & BIT_ULL(i)))
+			continue;
+		cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx);
+		if (ecx & BIT(1))
+			size = ALIGN(size, 64);
+		size += eax;
 	}
 	return size;
 }
@@ -164,8 +193,10 @@ static void x86_cpuid_leafd(const struct x86_cpuid_ctx *ctx, u32 subleaf,
 		r[2] = x86_xsave_size(mask);
 		r[3] = (u32)(mask >> 32);
 	} else if (subleaf == 1) {
-		r[0] &= BIT(0) | BIT(1) | BIT(2);	/* no XSAVES */
-		r[1] = r[2] = r[3] = 0;
+		/* XSAVEOPT, XSAVEC, XGETBV ECX=1; no XSAVES, no IA32_XSS. */
+		r[0] &= BIT(0) | BIT(1) | BIT(2);
+		r[1] = (r[0] & BIT(1)) ? x86_xsavec_size(ctx->xcr0) : 0;
+		r[2] = r[3] = 0;
 	} else if (subleaf >= 64 || !(mask & BIT_ULL(subleaf))) {
 		r[0] = r[1] = r[2] = r[3] = 0;
 	}

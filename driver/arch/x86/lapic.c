@@ -241,6 +241,12 @@ static void lapic_accept(struct axvm_vcpu *dst, const struct x86_apic_msg *m)
 		lapic_signal(dst, LAPIC_EV_NMI);
 		return;
 	case X86_DM_INIT:
+		/*
+		 * A SIPI sent before this INIT is void; one sent after it
+		 * must survive, however late the target's thread looks:
+		 * Linux sends INIT and both SIPIs within microseconds.
+		 */
+		clear_bit(LAPIC_EV_SIPI, &l->events);
 		lapic_signal(dst, LAPIC_EV_INIT);
 		return;
 	case X86_DM_STARTUP:
@@ -680,13 +686,17 @@ enum x86_mp_action x86_lapic_mp_action(struct axvm_vcpu *vcpu, u8 *vector)
 		return X86_MP_RUN;
 	if (l->mp_state == LAPIC_MP_UNSET)
 		l->mp_state = vcpu->id ? LAPIC_MP_WAIT_SIPI : LAPIC_MP_RUNNABLE;
+	/* A SIPI pending with it came after it (lapic_accept()): kept. */
 	if (test_and_clear_bit(LAPIC_EV_INIT, &l->events)) {
-		clear_bit(LAPIC_EV_SIPI, &l->events);	/* stale */
 		l->mp_state = LAPIC_MP_WAIT_SIPI;
 		return X86_MP_INIT;
 	}
-	if (l->mp_state == LAPIC_MP_RUNNABLE)
+	if (l->mp_state == LAPIC_MP_RUNNABLE) {
+		/* A SIPI outside wait-for-SIPI is ignored (SDM 10.4.7.3). */
+		if (unlikely(test_bit(LAPIC_EV_SIPI, &l->events)))
+			clear_bit(LAPIC_EV_SIPI, &l->events);
 		return X86_MP_RUN;
+	}
 	if (!test_and_clear_bit(LAPIC_EV_SIPI, &l->events))
 		return X86_MP_WAIT;
 	smp_rmb();		/* the bit before the vector */

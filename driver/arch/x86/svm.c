@@ -494,10 +494,30 @@ static void svm_assign_asid(struct svm_vcpu *svm, struct svm_vm *svm_vm,
 	svm->tlb_gen = tlb_gen;
 }
 
-static bool svm_guest_xcr0_differs(struct svm_vcpu *svm)
+/* The XCR0 the guest should run with: its own once it enabled XSAVE. */
+static u64 svm_entry_xcr0(struct svm_vcpu *svm)
 {
-	return (svm->vmcb->save.cr4 & X86_CR4_OSXSAVE) &&
-	       svm->xcr0 != x86_host_xcr0();
+	return (svm->vmcb->save.cr4 & X86_CR4_OSXSAVE) ? svm->xcr0 :
+							 x86_host_xcr0();
+}
+
+/*
+ * After #VMEXIT, XCR0 is still the guest's (VMRUN does not switch it).
+ * XSETBV is intercepted (svm_exit_xsetbv()), so it is normally what
+ * svm_run_irqs_off() loaded. A CPU that lets the guest's XSETBV through
+ * (QEMU's TCG emulation of SVM has no XSETBV intercept) leaves the
+ * guest's own value there: that is the guest's XCR0 from now on, or the
+ * guest would lose it at the next entry. One XGETBV per exit buys
+ * that, and a host XCR0 that is always put back.
+ */
+static void svm_restore_host_xcr0(struct svm_vcpu *svm, u64 loaded)
+{
+	u64 xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+
+	if (unlikely(xcr0 != loaded))
+		svm->xcr0 = xcr0;
+	if (xcr0 != x86_host_xcr0())
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, x86_host_xcr0());
 }
 
 static bool svm_irq_window_open(struct svm_vcpu *svm)
@@ -610,7 +630,7 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	int cpu = smp_processor_id();
 	struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
 	struct svm_entry_state entry;
-	bool xcr0_switch;
+	u64 xcr0;
 
 	WRITE_ONCE(vcpu->cpu, cpu);
 	atomic_set(&vcpu->mode, AXVM_VCPU_IN_GUEST);
@@ -637,12 +657,11 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 
 	svm_entry_snapshot(svm, &entry);
 	svm_clgi();
-	xcr0_switch = svm_guest_xcr0_differs(svm);
-	if (xcr0_switch)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, svm->xcr0);
+	xcr0 = svm_entry_xcr0(svm);
+	if (xcr0 != x86_host_xcr0())
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, xcr0);
 	__svm_vcpu_run(svm->vmcb_pa, svm->gprs, page_to_phys(sc->host_save));
-	if (xcr0_switch)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, x86_host_xcr0());
+	svm_restore_host_xcr0(svm, xcr0);
 	/* #VMEXIT leaves DR7 with no breakpoints enabled. */
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
