@@ -14,6 +14,10 @@
 #   -t SECS  kill a test program (and everything it started) after SECS
 #            seconds; default $RUN_TESTS_TIMEOUT or 300; 0 means no limit
 #
+# A shell test that needs longer says so in a line "# run_tests: timeout=SECS"
+# near its top (linux_boot_test.sh boots Linux guests): it gets the larger of
+# that and -t (no limit stays no limit).
+#
 # Test cases are counted from each program's "# Totals: pass:P fail:F
 # xfail:XF xpass:XP skip:S error:E" line: passed += P + XF, failed += F + XP
 # + E, skipped += S.  A program that prints no Totals line counts as one case:
@@ -28,7 +32,7 @@ dir=$(cd "$(dirname "$0")" && pwd)
 timeout_s=${RUN_TESTS_TIMEOUT:-300}
 
 usage() {
-	sed -n '4,20s/^# \{0,1\}//p' "$0"
+	sed -n '4,24s/^# \{0,1\}//p' "$0"
 }
 
 while [ $# -gt 0 ]; do
@@ -124,6 +128,14 @@ while IFS= read -r t; do
 		echo "    # $t: not executable" | tee "$log"
 		echo 126 >"$rcfile"
 	else
+		# The test's own, longer limit ("# run_tests: timeout=SECS").
+		t_timeout=$timeout_s
+		if [ "${t%.sh}" != "$t" ] && [ "$timeout_s" -gt 0 ]; then
+			own=$(sed -n '1,40s/^# run_tests: timeout=\([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
+			if [ -n "$own" ] && [ "$own" -gt "$timeout_s" ]; then
+				t_timeout=$own
+			fi
+		fi
 		{
 			if [ "${t%.sh}" != "$t" ] && [ ! -x "$t" ]; then
 				setsid /bin/sh "$t" </dev/null 2>&1 &
@@ -132,9 +144,9 @@ while IFS= read -r t; do
 			fi
 			pid=$!
 			wd=""
-			if [ "$timeout_s" -gt 0 ]; then
+			if [ "$t_timeout" -gt 0 ]; then
 				(
-					sleep "$timeout_s" &
+					sleep "$t_timeout" &
 					sp=$!
 					trap 'kill "$sp"; exit 0' TERM
 					wait "$sp" || exit 0
@@ -159,7 +171,7 @@ while IFS= read -r t; do
 	if [ -f "$tofile" ]; then
 		failed=$((failed + 1))
 		verdict=fail
-		note="timeout after ${timeout_s}s"
+		note="timeout after ${t_timeout}s"
 	elif [ -n "$totals" ]; then
 		p=$(($(field pass "$totals") + $(field xfail "$totals")))
 		f=$(($(field fail "$totals") + $(field xpass "$totals") + $(field error "$totals")))

@@ -4,6 +4,7 @@
  *
  *   axvm info                 what the module offers
  *   axvm run --image FILE ... run a raw image on one vCPU
+ *   axvm run --kernel FILE .. boot a Linux bzImage (Linux mode)
  *
  * The guest sees a minimal machine: RAM at [0, --mem), COM1: axvm.ko's
  * in-kernel 16550 UART at port 0x3f8, whose output a console thread
@@ -27,6 +28,14 @@
  *
  * All launcher messages go to stderr, prefixed "axvm: "; stdout carries
  * only the guest's serial output.
+ *
+ * Linux mode (--kernel) is a small PC instead: the in-kernel I/O APIC,
+ * local APICs and UART (interrupt on I/O APIC pin 4), the bzImage and
+ * its tables loaded by lib/linux.c, the legacy ports Linux probes
+ * answered here (pc.c), the console on stdin/stdout with Ctrl-A x, and
+ * its own exit statuses: 0 powered off/halted, 4 reboot (--reboot=exit),
+ * 5 Ctrl-A x, 3 triple fault, 1, 2, 130, 143 as above
+ * (Documentation/launcher.md, Documentation/linux-guest.md).
  */
 #define _GNU_SOURCE		/* pthread_setaffinity_np(), CPU_SET() */
 #include <errno.h>
@@ -46,14 +55,18 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "libaxvm.h"
+#include "pc.h"
 
 #define EXIT_HOST_ERROR		1
 #define EXIT_USAGE		2
 #define EXIT_GUEST_ERROR	2
 #define EXIT_TRIPLE_FAULT	3
+#define EXIT_REBOOT		4	/* Linux mode: the guest rebooted */
+#define EXIT_QUIT		5	/* Linux mode: Ctrl-A x */
 #define EXIT_SIGNAL_BASE	128
 
 /* Returned by exit handlers that want the vCPU to run again. */
@@ -66,10 +79,19 @@
  */
 #define EXIT_PORT		0xf4
 #define COM1_BASE		0x3f8	/* the in-kernel UART (AXVM_ADD_DEVICE) */
+#define COM1_IRQ		4	/* Linux mode: ISA IRQ 4 = I/O APIC pin 4 */
 #define HYPERCALL_EXIT		0	/* args[0] is the exit status */
 
 #define DEFAULT_LOAD		0x100000ULL
 #define DEFAULT_MEM		(16ULL << 20)
+#define DEFAULT_LINUX_MEM	(256ULL << 20)
+/*
+ * The Linux guest's default command line: its console on the UART,
+ * reboot through the i8042 (the launcher's reboot signal; reboot=k),
+ * and a panic reboots at once instead of hanging (panic=-1), so a
+ * panicking guest ends the run with status 4.
+ */
+#define DEFAULT_CMDLINE		"console=ttyS0 reboot=k panic=-1"
 #define SIZE_2M			(2ULL << 20)
 #define SIZE_4G			(4ULL << 30)
 
@@ -99,10 +121,18 @@ struct run_options {
 	uint64_t load;
 	uint64_t entry;
 	bool entry_given;
+	bool image_opts;		/* --load, --entry or --mode given */
 	uint64_t mem;
+	bool mem_given;
 	enum axvm_cpu_mode mode;
 	struct pt_range pt[MAX_PT_RANGES];
 	unsigned int nr_pt;
+	/* Linux mode */
+	const char *kernel;		/* --kernel: a bzImage */
+	const char *initrd;
+	const char *cmdline;
+	bool reboot_restart;		/* --reboot=restart */
+	bool verbose;			/* -v: exit statistics at the end */
 };
 
 struct guest {
@@ -125,6 +155,18 @@ static struct {
 	bool running;		/* the thread exists */
 	pthread_t thread;
 	pthread_mutex_t lock;
+	/*
+	 * Linux mode: stdin is the guest's input. The thread reads it,
+	 * handles Ctrl-A escapes when stdin is a terminal, and writes to
+	 * the UART fd, waiting for room rather than dropping bytes.
+	 */
+	bool input;		/* forward stdin */
+	bool escapes;		/* stdin is a terminal: Ctrl-A x etc. */
+	bool got_escape;	/* the last byte read was Ctrl-A */
+	bool stdin_done;	/* EOF or error on stdin: stop reading it */
+	char pending[256];	/* read from stdin, not yet in the UART */
+	size_t pending_off, pending_len;
+	void (*quit)(void);	/* Ctrl-A x */
 } console = { .fd = -1, .stop_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ------------------------------------------------------------------ */
@@ -156,11 +198,13 @@ static void usage(FILE *out)
 "       axvm run --image FILE [--load GPA] [--entry GPA] [--mem SIZE]\n"
 "                [--mode real|protected|long]\n"
 "                [--passthrough GPA:HPA:SIZE]... [--reserved GPA:HPA:SIZE]...\n"
-"                [--cpus N] [--pin CPU,CPU,...]\n"
+"                [--cpus N] [--pin CPU,CPU,...] [-v]\n"
+"       axvm run --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem SIZE]\n"
+"                [--cpus N] [--pin CPU,CPU,...] [--reboot=exit|restart] [-v]\n"
 "       axvm help\n"
 "\n"
 "info    print the backend, API version, features and limits of /dev/axvm\n"
-"run     run a raw binary image on one vCPU (or --cpus N)\n"
+"run     run a raw binary image on one vCPU (or --cpus N), or boot Linux\n"
 "\n"
 "run options:\n"
 "  -i, --image FILE   raw image to load (required)\n"
@@ -185,6 +229,8 @@ static void usage(FILE *out)
 "                     created with AXVM_VCPU_AFFINITY {LIST[i]} and phys_id i\n"
 "                     (its APIC id) and its thread pinned there; LIST must\n"
 "                     name at least N CPUs (extra ones are ignored)\n"
+"  -v, --verbose      at the end, print the exit statistics (AXVM_GET_STATS)\n"
+"                     and, in Linux mode, the legacy port and MMIO counts\n"
 "  -h, --help         this text\n"
 "Numbers are decimal or 0x-hex, with an optional K, M, G or T suffix.\n"
 "\n"
@@ -214,10 +260,29 @@ static void usage(FILE *out)
 "  3      the guest triple-faulted (SHUTDOWN exit)\n"
 "  130    SIGINT, 143 SIGTERM\n"
 "\n"
+"Linux mode (--kernel; not with --image, --load, --entry, --mode,\n"
+"--passthrough, --reserved):\n"
+"  -k, --kernel FILE  a bzImage (x86 boot protocol 2.12+, 64-bit entry)\n"
+"  -I, --initrd FILE  initramfs, loaded at the top of RAM\n"
+"  -C, --cmdline STR  kernel command line (default\n"
+"                     \"" DEFAULT_CMDLINE "\")\n"
+"  -m, --mem SIZE     RAM, at most 3G (default 256M)\n"
+"  -c, --cpus N       N vCPUs: vCPU 0 boots, the others wait for its SIPI\n"
+"  --reboot=exit      a guest reboot ends the run with status 4 (default)\n"
+"  --reboot=restart   a guest reboot boots the same kernel again\n"
+"  The platform: RAM from 0 (e820 map, MP table), the in-kernel I/O APIC,\n"
+"  local APICs, kvmclock and COM1 UART (IRQ 4); stdin is the guest's\n"
+"  ttyS0 input (a terminal is put in raw mode; Ctrl-A x quits, Ctrl-A\n"
+"  Ctrl-A sends Ctrl-A); i8042, CMOS, PIT and PIC ports are answered by\n"
+"  the launcher; other ports and MMIO read all-ones.\n"
+"  Exit status: 0 the guest powered off or halted, 4 it rebooted,\n"
+"  5 Ctrl-A x, 3 triple fault, 1, 2, 130, 143 as above.\n"
+"\n"
 "Examples (the demo guests of userspace/demo/):\n"
 "  axvm run --image hello-long.bin --load 0x100000 --mem 16M\n"
 "  axvm run --image hello-protected.bin --load 0x100000 --mode protected\n"
-"  axvm run --image hello-real.bin --load 0x10000 --mem 1M --mode real\n");
+"  axvm run --image hello-real.bin --load 0x10000 --mem 1M --mode real\n"
+"  axvm run --kernel /boot/vmlinuz --initrd initrd.gz --cpus 2\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -441,6 +506,37 @@ static int parse_pin(const char *arg, struct run_options *o)
 	return EXIT_USAGE;
 }
 
+static int parse_reboot(const char *arg, struct run_options *o)
+{
+	if (!strcmp(arg, "exit") || !strcmp(arg, "restart")) {
+		o->reboot_restart = arg[0] == 'r';
+		return 0;
+	}
+	msg("--reboot '%s': expected exit or restart", arg);
+	return EXIT_USAGE;
+}
+
+static int parse_linux_option(int opt, const char *arg, struct run_options *o)
+{
+	switch (opt) {
+	case 'k':
+		o->kernel = arg;
+		return 0;
+	case 'I':
+		o->initrd = arg;
+		return 0;
+	case 'C':
+		o->cmdline = arg;
+		return 0;
+	case 'R':
+		return parse_reboot(arg, o);
+	case 'v':
+		o->verbose = true;
+		return 0;
+	}
+	return EXIT_USAGE;
+}
+
 static int parse_one_option(int opt, const char *arg, struct run_options *o)
 {
 	switch (opt) {
@@ -457,16 +553,44 @@ static int parse_one_option(int opt, const char *arg, struct run_options *o)
 		o->image = arg;
 		return 0;
 	case 'l':
+		o->image_opts = true;
 		return parse_number("--load", arg, &o->load);
 	case 'e':
-		o->entry_given = true;
+		o->entry_given = o->image_opts = true;
 		return parse_number("--entry", arg, &o->entry);
 	case 'm':
+		o->mem_given = true;
 		return parse_mem(arg, &o->mem);
 	case 'M':
+		o->image_opts = true;
 		return parse_mode(arg, &o->mode);
 	}
-	return EXIT_USAGE;
+	return parse_linux_option(opt, arg, o);
+}
+
+/* --image and --kernel exclude each other and each other's options. */
+static int check_mode_options(struct run_options *o)
+{
+	if (!o->kernel) {
+		if (!o->image) {
+			msg("run: --image FILE or --kernel FILE is required (see axvm --help)");
+			return EXIT_USAGE;
+		}
+		if (o->initrd || o->cmdline || o->reboot_restart) {
+			msg("run: --initrd, --cmdline and --reboot need --kernel");
+			return EXIT_USAGE;
+		}
+		return 0;
+	}
+	if (o->image || o->image_opts || o->nr_pt) {
+		msg("run: --kernel boots Linux; --image, --load, --entry, --mode, --passthrough and --reserved do not go with it");
+		return EXIT_USAGE;
+	}
+	if (!o->mem_given)
+		o->mem = DEFAULT_LINUX_MEM;
+	if (!o->cmdline)
+		o->cmdline = DEFAULT_CMDLINE;
+	return 0;
 }
 
 /* parse_run_options() result when --help was printed: exit 0. */
@@ -485,6 +609,11 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "reserved", required_argument, NULL, 'r' },
 		{ "cpus",  required_argument, NULL, 'c' },
 		{ "pin",   required_argument, NULL, 'P' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'I' },
+		{ "cmdline", required_argument, NULL, 'C' },
+		{ "reboot", required_argument, NULL, 'R' },
+		{ "verbose", no_argument,     NULL, 'v' },
 		{ "help",  no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -495,7 +624,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		.cpus = 1,
 	};
 	opterr = 0;	/* our own messages, naming the flag */
-	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:c:P:h", longopts,
+	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:c:P:k:I:C:vh", longopts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
@@ -518,10 +647,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		msg("run: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!o->image) {
-		msg("run: --image FILE is required (see axvm --help)");
-		return EXIT_USAGE;
-	}
+	ret = check_mode_options(o);
+	if (ret)
+		return ret;
 	if (o->nr_pin && o->nr_pin < o->cpus) {
 		msg("run: --pin names %u host CPUs, --cpus %u needs one per vCPU",
 		    o->nr_pin, o->cpus);
@@ -721,16 +849,22 @@ static void describe_exit(const struct axvm_run *run)
 }
 
 /* Every exit the launcher does not handle ends here. */
-static int stop_on_exit(struct guest *g, const char *why, int status)
+static int stop_on_vcpu_exit(struct axvm_vcpu *v, const char *why,
+			     int status)
 {
-	struct axvm_run *run = g->vcpu.run;
+	struct axvm_run *run = v->run;
 
 	msg("%s: exit %s (%u) after %llu exits", why,
 	    axvm_exit_name(run->exit_reason), run->exit_reason,
 	    run->exit_count);
 	describe_exit(run);
-	dump_registers(&g->vcpu);
+	dump_registers(v);
 	return status;
+}
+
+static int stop_on_exit(struct guest *g, const char *why, int status)
+{
+	return stop_on_vcpu_exit(&g->vcpu, why, status);
 }
 
 static int handle_io(struct guest *g)
@@ -800,6 +934,10 @@ static int run_vcpu(struct guest *g)
 			return signal_status();
 		if (ret == -EINTR)
 			continue;
+		/* --cpus: another vCPU stopped the VM while this one was
+		 * out of AXVM_RUN; like AXVM_EXIT_STOPPED. */
+		if (ret == -ESHUTDOWN)
+			return 0;
 		if (ret) {
 			msg("AXVM_RUN: %s", strerror(-ret));
 			dump_registers(&g->vcpu);
@@ -887,25 +1025,116 @@ static bool console_drain(void)
 	return done;
 }
 
-/* Copies output as it arrives until console_stop(). */
+/* QEMU's escape character, Ctrl-A, and what may follow it. */
+#define ESCAPE_CHAR		0x01
+#define ESCAPE_QUIT		'x'
+#define ESCAPE_HELP		'h'
+
+static void console_escape_help(void)
+{
+	msg("Ctrl-A x: quit (status 5); Ctrl-A Ctrl-A: send Ctrl-A; Ctrl-A h: this help");
+}
+
+/*
+ * Turns what stdin gave into bytes for the guest: on a terminal,
+ * Ctrl-A starts an escape (the byte after it is a command, as in QEMU;
+ * unknown ones are dropped). Returns the bytes left in `buf`.
+ */
+static size_t console_escapes(char *buf, size_t len)
+{
+	size_t in, out = 0;
+
+	for (in = 0; in < len; in++) {
+		char c = buf[in];
+
+		if (!console.got_escape) {
+			if (c == ESCAPE_CHAR)
+				console.got_escape = true;
+			else
+				buf[out++] = c;
+			continue;
+		}
+		console.got_escape = false;
+		if (c == ESCAPE_CHAR)
+			buf[out++] = c;
+		else if (c == ESCAPE_QUIT && console.quit)
+			console.quit();
+		else if (c == ESCAPE_HELP || c == '?')
+			console_escape_help();
+	}
+	return out;
+}
+
+/* Reads what stdin has (POLLIN said so); EOF ends the input only. */
+static void console_read_stdin(void)
+{
+	ssize_t n = read(STDIN_FILENO, console.pending,
+			 sizeof(console.pending));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		console.stdin_done = true;
+		return;
+	}
+	console.pending_off = 0;
+	console.pending_len = console.escapes ?
+			      console_escapes(console.pending, (size_t)n) :
+			      (size_t)n;
+}
+
+/* Writes what fits into the UART's input; the rest waits for POLLOUT. */
+static void console_feed_uart(void)
+{
+	ssize_t n = write(console.fd, console.pending + console.pending_off,
+			  console.pending_len - console.pending_off);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n < 0) {		/* EPIPE: the VM is gone; drop the input */
+		console.pending_len = console.pending_off = 0;
+		console.stdin_done = true;
+		return;
+	}
+	console.pending_off += (size_t)n;
+	if (console.pending_off == console.pending_len)
+		console.pending_len = console.pending_off = 0;
+}
+
+/* Copies output as it arrives, and input, until console_stop(). */
 static void *console_thread_fn(void *arg)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = console.fd, .events = POLLIN },
 		{ .fd = console.stop_fd, .events = POLLIN },
+		{ .fd = STDIN_FILENO },
 	};
 
 	(void)arg;
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		bool pending = console.pending_len != 0;
+
+		pfd[0].events = POLLIN | (pending ? POLLOUT : 0);
+		pfd[2].fd = console.input && !console.stdin_done && !pending ?
+			    STDIN_FILENO : -1;
+		pfd[2].events = POLLIN;
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (pfd[0].revents && console_drain())
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    console_drain())
 			break;
 		if (pfd[1].revents)
 			break;
+		if (pending && (pfd[0].revents & POLLOUT))
+			console_feed_uart();
+		if (pfd[2].revents) {
+			console_read_stdin();
+			if (console.pending_len)
+				console_feed_uart();
+		}
 	}
 	return NULL;
 }
@@ -957,19 +1186,26 @@ static void console_close(void)
 }
 
 /*
- * COM1: the in-kernel 16550 UART at 0x3f8 (8 ports, no interrupt), added
- * in LOADING. Without it (a module before AXVM_ADD_DEVICE) the guest
- * would have no console, so that is a host error.
+ * COM1: the in-kernel 16550 UART at 0x3f8 (8 ports), added in LOADING;
+ * no interrupt for raw images, ISA IRQ 4 (I/O APIC pin 4, as the MP
+ * table says) for Linux. Without it (a module before AXVM_ADD_DEVICE)
+ * the guest would have no console, so that is a host error.
  */
-static int add_console(struct guest *g)
+static int add_console(struct guest *g, bool irq_line)
 {
-	int fd = axvm_vm_add_device(&g->vm, AXVM_DEV_UART16550,
-				    AXVM_DEV_SPACE_PIO, COM1_BASE, 0, 0, NULL);
+	int fd = -1;
+	int ret = axvm_vm_add_device_flags(&g->vm, AXVM_DEV_UART16550,
+					   AXVM_DEV_SPACE_PIO, COM1_BASE, 0,
+					   irq_line ? COM1_IRQ : 0,
+					   irq_line ? AXVM_DEVICE_IRQ_LINE : 0,
+					   &fd);
 
-	if (fd < 0) {
+	if (!ret && fd < 0)
+		ret = -EPROTO;		/* a UART always comes with its fd */
+	if (ret) {
 		msg("AXVM_ADD_DEVICE: cannot add the console UART at port 0x%x: %s%s",
-		    COM1_BASE, strerror(-fd),
-		    fd == -ENOTTY || fd == -EOPNOTSUPP ?
+		    COM1_BASE, strerror(-ret),
+		    ret == -ENOTTY || ret == -EOPNOTSUPP ?
 		    " (axvm.ko too old? it needs AXVM_FEATURE_DEVICES)" : "");
 		return EXIT_HOST_ERROR;
 	}
@@ -1023,9 +1259,9 @@ static int create_vcpu(struct guest *g, const struct run_options *o,
 	return 0;
 }
 
-static int create_guest(struct guest *g, const struct run_options *o)
+/* The VM with its RAM at GPA 0 (--mem bytes, mapped here too). */
+static int create_vm(struct guest *g, const struct run_options *o)
 {
-	unsigned int i;
 	int ret;
 
 	ret = axvm_vm_create(&g->vm);
@@ -1042,9 +1278,14 @@ static int create_guest(struct guest *g, const struct run_options *o)
 				 AXVM_MEM_WRITE | AXVM_MEM_EXEC, &g->ram);
 	if (ret)
 		return host_error("adding guest memory", ret);
-	ret = add_console(g);
-	if (ret)
-		return ret;
+	return 0;
+}
+
+static int create_vcpus(struct guest *g, const struct run_options *o)
+{
+	unsigned int i;
+	int ret;
+
 	for (i = 0; i < o->cpus; i++) {
 		ret = create_vcpu(g, o, i);
 		if (ret == -EINVAL && o->nr_pin) {
@@ -1058,6 +1299,18 @@ static int create_guest(struct guest *g, const struct run_options *o)
 		}
 	}
 	return 0;
+}
+
+static int create_guest(struct guest *g, const struct run_options *o)
+{
+	int ret;
+
+	ret = create_vm(g, o);
+	if (!ret)
+		ret = add_console(g, false);
+	if (!ret)
+		ret = create_vcpus(g, o);
+	return ret;
 }
 
 /* The kernel checks the host side; refusals are the user's input. */
@@ -1141,23 +1394,30 @@ struct vcpu_thread {
 	int status;
 };
 
+/* --pin: the calling vCPU thread onto its host CPU (cpu < 0: none). */
+static int pin_thread(unsigned int vcpu_id, int cpu)
+{
+	cpu_set_t set;
+	int e;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (e) {
+		msg("vCPU %u: pinning to host CPU %d: %s", vcpu_id, cpu,
+		    strerror(e));
+		return EXIT_HOST_ERROR;
+	}
+	return 0;
+}
+
 static void *vcpu_thread_fn(void *arg)
 {
 	struct vcpu_thread *t = arg;
 
-	if (t->pin >= 0) {
-		cpu_set_t set;
-		int e;
-
-		CPU_ZERO(&set);
-		CPU_SET(t->pin, &set);
-		e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-		if (e) {
-			msg("vCPU %u: pinning to host CPU %d: %s", t->g.vcpu.id,
-			    t->pin, strerror(e));
-			t->status = EXIT_HOST_ERROR;
-		}
-	}
+	t->status = pin_thread(t->g.vcpu.id, t->pin);
 	if (!t->status)
 		t->status = run_vcpu(&t->g);
 	/* A failure or a chosen exit status stops the other vCPUs. */
@@ -1197,6 +1457,60 @@ static int run_vcpus(struct guest *g, const struct run_options *o)
 	return status;
 }
 
+/* ------------------------------------------------------------------ */
+/* axvm run -v: statistics                                             */
+/* ------------------------------------------------------------------ */
+
+/* Linux mode's legacy ports and MMIO (pc.c), one set per boot. */
+static struct pc linux_pc;
+static int linux_irq_error;	/* first AXVM_SET_IRQ_LINE failure */
+
+static void print_vm_stats(struct guest *g)
+{
+	struct axvm_stats st;
+	unsigned int i;
+	int ret;
+
+	ret = axvm_vm_get_stats(&g->vm, &st);
+	if (ret) {
+		msg("AXVM_GET_STATS: %s", strerror(-ret));
+		return;
+	}
+	msg("exit statistics (AXVM_GET_STATS, all vCPUs):");
+	for (i = 0; i < AXVM_STAT_NR; i++)
+		if (st.exits[i])
+			msg("  %-16s %llu", axvm_stat_name(i), st.exits[i]);
+	msg("  %-16s %llu", "irqs_injected", st.irqs_injected);
+	msg("  %-16s %llu", "pages_populated", st.pages_populated);
+}
+
+static void print_pc_stats(void)
+{
+	unsigned int dev, port;
+
+	msg("legacy ports and MMIO answered by the launcher (exits):");
+	for (dev = 0; dev < PC_NR_DEVS; dev++)
+		msg("  %-30s %llu", pc_dev_name(dev),
+		    (unsigned long long)linux_pc.count[dev]);
+	for (port = 0; port < 65536; port++)
+		if (linux_pc.other_ports[port])
+			msg("    port 0x%04x %u", port,
+			    linux_pc.other_ports[port]);
+	msg("  %-30s %llu reads, %llu writes", "MMIO outside RAM/devices",
+	    (unsigned long long)linux_pc.mmio_reads,
+	    (unsigned long long)linux_pc.mmio_writes);
+	if (linux_irq_error)
+		msg("  AXVM_SET_IRQ_LINE failed: %s (no i8042 interrupts)",
+		    strerror(-linux_irq_error));
+}
+
+static void print_stats(struct guest *g, bool linux_mode)
+{
+	print_vm_stats(g);
+	if (linux_mode)
+		print_pc_stats();
+}
+
 static void destroy_guest(struct guest *g)
 {
 	if (g->vm.fd >= 0)
@@ -1233,7 +1547,474 @@ static int run_image(const struct run_options *o, int image_fd,
 	else
 		ret = run_vcpus(g, o);
 	console_stop();
+	if (o->verbose)
+		print_stats(g, false);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run --kernel: the terminal                                     */
+/* ------------------------------------------------------------------ */
+
+static struct {
+	volatile sig_atomic_t raw;	/* stdin's settings are changed */
+	struct termios saved;
+} term;
+
+/* Async-signal-safe (tcsetattr() is): atexit, fatal signals, the end. */
+static void term_restore(void)
+{
+	if (term.raw) {
+		term.raw = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &term.saved);
+	}
+}
+
+/* SA_RESETHAND made the action the default: the re-raised signal ends
+ * the launcher as it would have, with the terminal back to normal. */
+static void term_fatal_signal(int sig)
+{
+	term_restore();
+	raise(sig);
+}
+
+static void term_catch_fatal_signals(void)
+{
+	static const int fatal[] = {
+		SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+		SIGPIPE, SIGXCPU, SIGXFSZ,
+	};
+	struct sigaction sa;
+	unsigned int i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = term_fatal_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, NULL);
+}
+
+/*
+ * A terminal on stdin goes raw, as for QEMU's stdio console: the guest
+ * gets every byte as typed, with no echo, no line editing and no
+ * signals (ISIG off: Ctrl-C, Ctrl-Z and Ctrl-\ are the guest's; Ctrl-A x
+ * quits). Output processing stays on, so our messages start at the
+ * beginning of a line. Restored at every exit: the end of the run,
+ * exit() (atexit), SIGINT/SIGTERM (which end the run normally) and the
+ * signals that would kill us (term_catch_fatal_signals()).
+ */
+static bool term_raw(void)
+{
+	static bool registered;
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &term.saved))
+		return false;
+	raw = term.saved;
+	raw.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR |
+			 ICRNL | IXON);
+	raw.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	raw.c_cflag = (raw.c_cflag & ~(tcflag_t)(CSIZE | PARENB)) | CS8;
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	if (!registered) {
+		atexit(term_restore);
+		term_catch_fatal_signals();
+		registered = true;
+	}
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw))
+		return false;
+	term.raw = 1;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run --kernel: how the run ends                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The first decision wins: vCPU 0 halting (0), a reboot (4), Ctrl-A x
+ * (5), a triple fault (3), an error, a signal. Deciding stops every
+ * vCPU (AXVM_SHUTDOWN: the others get AXVM_EXIT_STOPPED).
+ */
+static struct {
+	pthread_mutex_t lock;
+	bool decided;
+	int status;
+	struct axvm_vm *vm;	/* the VM running now, or NULL */
+} outcome = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Returns true if this call decided the status. */
+static bool decide(int status)
+{
+	bool first;
+
+	pthread_mutex_lock(&outcome.lock);
+	first = !outcome.decided;
+	if (first) {
+		outcome.decided = true;
+		outcome.status = status;
+	}
+	if (outcome.vm)
+		axvm_vm_shutdown(outcome.vm);
+	pthread_mutex_unlock(&outcome.lock);
+	return first;
+}
+
+/* Ctrl-A x, from the console thread. */
+static void linux_quit(void)
+{
+	if (decide(EXIT_QUIT))
+		msg("quit (Ctrl-A x)");
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run --kernel: the vCPUs                                        */
+/* ------------------------------------------------------------------ */
+
+/* linux_exit(): this vCPU is done, without deciding the outcome. */
+#define VCPU_DONE		(-2)
+
+struct linux_vcpu {
+	struct axvm_vcpu *vcpu;
+	pthread_t thread;
+	int pin;		/* host CPU, or -1 */
+};
+
+/* pc.c drives the i8042's IRQ 1 and 12 through the I/O APIC. */
+static void linux_set_irq(void *opaque, unsigned int pin, int level)
+{
+	int ret = axvm_vm_set_irq_line(opaque, pin, (uint32_t)level);
+
+	if (ret && ret != -ESHUTDOWN && !linux_irq_error)
+		linux_irq_error = ret;
+}
+
+static int linux_io(struct axvm_run *run)
+{
+	bool out = run->io.direction == AXVM_IO_OUT;
+	uint32_t data = (uint32_t)run->io.data;
+
+	if (pc_io(&linux_pc, run->io.port, run->io.width, out, &data)) {
+		msg("guest reboot: reset pulse through the i8042 (port 0x%x)",
+		    run->io.port);
+		return EXIT_REBOOT;
+	}
+	if (!out)
+		run->io.data = data;
+	return KEEP_RUNNING;
+}
+
+/* KEEP_RUNNING, VCPU_DONE, or the run's exit status. */
+static int linux_exit(struct axvm_vcpu *v)
+{
+	struct axvm_run *run = v->run;
+	uint64_t data;
+
+	switch (run->exit_reason) {
+	case AXVM_EXIT_IO:
+		return linux_io(run);
+	case AXVM_EXIT_MMIO:
+		data = pc_mmio(&linux_pc, run->mmio.is_write, run->mmio.width);
+		if (!run->mmio.is_write)
+			run->mmio.data = data;
+		return KEEP_RUNNING;
+	case AXVM_EXIT_HLT:
+		/*
+		 * HLT with interrupts off: Linux's halt and poweroff (which
+		 * it turns into halt without ACPI) park every CPU so, the
+		 * boot CPU last. An AP stays parked; vCPU 0 ends the run.
+		 */
+		if (v->id)
+			return VCPU_DONE;
+		msg("guest halted (powered off): vCPU 0 HLT with interrupts off at rip 0x%llx",
+		    run->guest.rip);
+		return 0;
+	case AXVM_EXIT_HYPERCALL:
+		run->hypercall.ret = (uint64_t)-ENOSYS;
+		return KEEP_RUNNING;
+	case AXVM_EXIT_INTR:
+		return KEEP_RUNNING;
+	case AXVM_EXIT_STOPPED:
+		return VCPU_DONE;
+	case AXVM_EXIT_SHUTDOWN:
+		return stop_on_vcpu_exit(v, "guest triple fault",
+					 EXIT_TRIPLE_FAULT);
+	}
+	return stop_on_vcpu_exit(v, "unhandled guest exit", EXIT_GUEST_ERROR);
+}
+
+/*
+ * One thread per vCPU. vCPU 0 starts at the kernel's 64-bit entry; the
+ * others wait inside AXVM_RUN for the guest's INIT and SIPI.
+ */
+static void *linux_vcpu_fn(void *arg)
+{
+	struct linux_vcpu *t = arg;
+	int ret, status = pin_thread(t->vcpu->id, t->pin);
+
+	while (!status) {
+		if (stop_signal) {
+			if (decide(EXIT_SIGNAL_BASE + stop_signal))
+				msg("stopped by %s", stop_signal == SIGINT ?
+				    "SIGINT" : "SIGTERM");
+			return NULL;
+		}
+		ret = axvm_vcpu_run(t->vcpu);
+		if (ret == -EINTR || stop_signal)
+			continue;
+		if (ret == -ESHUTDOWN)	/* stopped while out of RUN */
+			return NULL;
+		if (ret) {
+			msg("vCPU %u: AXVM_RUN: %s", t->vcpu->id, strerror(-ret));
+			dump_registers(t->vcpu);
+			status = EXIT_HOST_ERROR;
+			break;
+		}
+		status = linux_exit(t->vcpu);
+		if (status == KEEP_RUNNING)
+			status = 0;
+		else if (status == VCPU_DONE)
+			return NULL;
+		else
+			break;
+	}
+	decide(status);
+	return NULL;
+}
+
+static int run_linux_vcpus(struct guest *g, const struct run_options *o)
+{
+	static struct linux_vcpu t[MAX_CPUS];
+	unsigned int i, started;
+	int e;
+
+	for (started = 0; started < o->cpus; started++) {
+		t[started].vcpu = guest_vcpu(g, started);
+		t[started].pin = o->nr_pin ? o->pin[started] : -1;
+		e = pthread_create(&t[started].thread, NULL, linux_vcpu_fn,
+				   &t[started]);
+		if (e) {
+			msg("starting the thread of vCPU %u: %s", started,
+			    strerror(e));
+			decide(EXIT_HOST_ERROR);
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(t[i].thread, NULL);
+	return outcome.decided ? outcome.status : EXIT_HOST_ERROR;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run --kernel: the machine                                      */
+/* ------------------------------------------------------------------ */
+
+/* The I/O APIC, then the local APICs (AXVM_FEATURE_X86_PLATFORM). */
+static int add_platform(struct guest *g)
+{
+	struct axvm_caps caps;
+	int ret;
+
+	ret = axvm_get_caps(g->vm.sys_fd, &caps);
+	if (ret)
+		return host_error("AXVM_GET_CAPS", ret);
+	if (!(caps.features & AXVM_FEATURE_X86_PLATFORM)) {
+		msg("axvm.ko has no local APIC and I/O APIC (AXVM_FEATURE_X86_PLATFORM): it cannot run Linux guests");
+		return EXIT_HOST_ERROR;
+	}
+	ret = axvm_vm_add_device_flags(&g->vm, AXVM_DEV_IOAPIC,
+				       AXVM_DEV_SPACE_MMIO,
+				       AXVM_IOAPIC_DEFAULT_BASE, 0x1000, 0, 0,
+				       NULL);
+	if (ret)
+		return host_error("AXVM_ADD_DEVICE (I/O APIC)", ret);
+	ret = axvm_vm_add_device_flags(&g->vm, AXVM_DEV_LAPIC,
+				       AXVM_DEV_SPACE_MMIO,
+				       AXVM_LAPIC_DEFAULT_BASE, 0x1000, 0, 0,
+				       NULL);
+	if (ret)
+		return host_error("AXVM_ADD_DEVICE (local APIC)", ret);
+	return 0;
+}
+
+static int create_linux_guest(struct guest *g, const struct run_options *o,
+			      struct axvm_linux *l)
+{
+	int ret;
+
+	ret = create_vm(g, o);
+	if (!ret)
+		ret = add_platform(g);
+	if (!ret)
+		ret = add_console(g, true);
+	if (!ret)
+		ret = create_vcpus(g, o);
+	if (ret)
+		return ret;
+	/* Into the mmap() of RAM; checked already by plan_linux(). */
+	ret = axvm_linux_load(l, g->ram.hva);
+	if (ret) {
+		msg("loading %s: %s", o->kernel, l->error);
+		return EXIT_HOST_ERROR;
+	}
+	ret = axvm_linux_setup_bsp(&g->vcpu, l);
+	if (ret)
+		return host_error("vCPU 0 at the 64-bit entry", ret);
+	ret = axvm_vm_finalize(&g->vm);
+	if (ret)
+		return host_error("AXVM_FINALIZE", ret);
+	ret = axvm_vm_boot(&g->vm);
+	if (ret)
+		return host_error("AXVM_BOOT", ret);
+	return 0;
+}
+
+static void init_guest(struct guest *g)
+{
+	unsigned int i;
+
+	memset(g, 0, sizeof(*g));
+	g->vm.sys_fd = g->vm.fd = g->vcpu.fd = -1;
+	for (i = 0; i < MAX_CPUS - 1; i++)
+		g->more[i].fd = -1;
+}
+
+/* One boot, from creating the VM to destroying it. */
+static int boot_linux(const struct run_options *o, struct axvm_linux *l,
+		      bool tty)
+{
+	static struct guest g;
+	int status;
+
+	init_guest(&g);
+	pc_init(&linux_pc, linux_set_irq, &g.vm);
+	linux_irq_error = 0;
+	outcome.decided = false;
+	status = create_linux_guest(&g, o, l);
+	if (!status) {
+		console.input = true;
+		console.escapes = tty;
+		console.quit = linux_quit;
+		console.pending_len = console.pending_off = 0;
+		console.got_escape = false;
+		status = console_start();
+	}
+	if (!status) {
+		pthread_mutex_lock(&outcome.lock);
+		outcome.vm = &g.vm;
+		pthread_mutex_unlock(&outcome.lock);
+		install_signal_handlers();
+		status = run_linux_vcpus(&g, o);
+		pthread_mutex_lock(&outcome.lock);
+		outcome.vm = NULL;
+		pthread_mutex_unlock(&outcome.lock);
+		console_stop();
+		if (o->verbose)
+			print_stats(&g, true);
+	}
+	destroy_guest(&g);
+	return status;
+}
+
+/* ------------------------------------------------------------------ */
+/* axvm run --kernel: the files                                        */
+/* ------------------------------------------------------------------ */
+
+struct mapped_file {
+	const uint8_t *data;
+	uint64_t size;
+};
+
+/* A non-empty regular file, mapped read-only; EXIT_USAGE otherwise. */
+static int map_file(const char *flag, const char *path, struct mapped_file *f)
+{
+	struct stat st;
+	void *p;
+	int fd;
+
+	f->data = NULL;
+	f->size = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		msg("%s %s: %s", flag, path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		msg("%s %s: not a non-empty regular file", flag, path);
+		close(fd);
+		return EXIT_USAGE;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		msg("%s %s: mmap: %s", flag, path, strerror(errno));
+		return EXIT_HOST_ERROR;
+	}
+	f->data = p;
+	f->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->data)
+		munmap((void *)f->data, f->size);
+	f->data = NULL;
+}
+
+/* Checks the image and the layout before anything is created. */
+static int plan_linux(const struct run_options *o,
+		      const struct mapped_file *kernel,
+		      const struct mapped_file *initrd, struct axvm_linux *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->kernel = kernel->data;
+	l->kernel_size = kernel->size;
+	l->initrd = initrd->data;
+	l->initrd_size = initrd->size;
+	l->cmdline = o->cmdline;
+	l->ram_size = o->mem;
+	l->nr_cpus = o->cpus;
+	axvm_linux_host_cpu(&l->cpu_signature, &l->cpu_features);
+	if (axvm_linux_parse(l)) {
+		msg("--kernel %s: %s", o->kernel, l->error);
+		return EXIT_USAGE;
+	}
+	if (axvm_linux_plan(l)) {
+		msg("cannot boot %s: %s", o->kernel, l->error);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int run_linux(const struct run_options *o)
+{
+	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct axvm_linux l;
+	bool tty;
+	int status;
+
+	status = map_file("--kernel", o->kernel, &kernel);
+	if (!status && o->initrd)
+		status = map_file("--initrd", o->initrd, &initrd);
+	if (!status)
+		status = plan_linux(o, &kernel, &initrd, &l);
+	if (!status) {
+		tty = term_raw();
+		for (;;) {
+			status = boot_linux(o, &l, tty);
+			if (status != EXIT_REBOOT || !o->reboot_restart)
+				break;
+			msg("--reboot=restart: booting %s again", o->kernel);
+		}
+		term_restore();
+	}
+	unmap_file(&initrd);
+	unmap_file(&kernel);
+	fflush(stdout);
+	return status;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -1252,6 +2033,8 @@ static int cmd_run(int argc, char **argv)
 	status = parse_run_options(argc, argv, &opts);
 	if (status)
 		return status == HELP_SHOWN ? 0 : status;
+	if (opts.kernel)
+		return run_linux(&opts);
 	if (stack_top(&opts) < opts.cpus * CPU_STACK_SPACING) {
 		msg("--cpus %u: --mem too small for one 64 KiB stack per vCPU",
 		    opts.cpus);

@@ -153,6 +153,48 @@ int axvm_vm_add_device(struct axvm_vm *vm, uint32_t type, uint32_t space,
 	return ret;
 }
 
+int axvm_vm_add_device_flags(struct axvm_vm *vm, uint32_t type,
+			     uint32_t space, uint64_t base, uint64_t len,
+			     uint32_t irq, uint32_t flags, int *fd)
+{
+	struct axvm_device dev;
+	int ret;
+
+	memset(&dev, 0, sizeof(dev));
+	AXVM_INIT_HDR(&dev);
+	dev.flags = flags;
+	dev.type = type;
+	dev.space = space;
+	dev.base = base;
+	dev.len = len;
+	dev.irq = irq;
+	dev.fd = -1;
+	ret = axvm_ioctl(vm->fd, AXVM_ADD_DEVICE, &dev);
+	if (ret < 0)
+		return ret;
+	if (fd)
+		*fd = dev.fd;
+	return 0;
+}
+
+int axvm_vm_set_irq_line(struct axvm_vm *vm, uint32_t pin, uint32_t level)
+{
+	struct axvm_irq_line line;
+
+	memset(&line, 0, sizeof(line));
+	AXVM_INIT_HDR(&line);
+	line.pin = pin;
+	line.level = level;
+	return axvm_ioctl0(vm->fd, AXVM_SET_IRQ_LINE, &line);
+}
+
+int axvm_vm_get_stats(struct axvm_vm *vm, struct axvm_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	AXVM_INIT_HDR(stats);
+	return axvm_ioctl0(vm->fd, AXVM_GET_STATS, stats);
+}
+
 int axvm_vm_add_memory(struct axvm_vm *vm, uint64_t gpa, uint64_t size,
 		       uint32_t flags, struct axvm_mem *mem)
 {

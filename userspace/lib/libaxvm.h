@@ -67,7 +67,18 @@ void axvm_mem_unmap(struct axvm_mem *mem);
 int axvm_vm_add_device(struct axvm_vm *vm, uint32_t type, uint32_t space,
 		       uint64_t base, uint64_t len, uint32_t irq,
 		       uint64_t *len_out);
-	/* undoes the mmap() only */
+/*
+ * AXVM_ADD_DEVICE with flags (AXVM_DEVICE_IRQ_LINE: irq is an I/O APIC
+ * pin). 0 or -errno; *fd (may be NULL) gets the device's fd, or -1 for
+ * the types that have none (AXVM_DEV_IOAPIC, AXVM_DEV_LAPIC).
+ */
+int axvm_vm_add_device_flags(struct axvm_vm *vm, uint32_t type,
+			     uint32_t space, uint64_t base, uint64_t len,
+			     uint32_t irq, uint32_t flags, int *fd);
+/* AXVM_SET_IRQ_LINE: I/O APIC input pin to level 0 or 1. */
+int axvm_vm_set_irq_line(struct axvm_vm *vm, uint32_t pin, uint32_t level);
+/* AXVM_GET_STATS: the VM's counters, summed over its vCPUs. */
+int axvm_vm_get_stats(struct axvm_vm *vm, struct axvm_stats *stats);
 int axvm_vm_finalize(struct axvm_vm *vm);
 int axvm_vm_boot(struct axvm_vm *vm);
 int axvm_vm_shutdown(struct axvm_vm *vm);
@@ -87,6 +98,7 @@ int axvm_vcpu_set_regs(struct axvm_vcpu *vcpu, struct axvm_regs *regs);
 int axvm_vcpu_get_sregs(struct axvm_vcpu *vcpu, struct axvm_sregs *sregs);
 int axvm_vcpu_set_sregs(struct axvm_vcpu *vcpu, struct axvm_sregs *sregs);
 const char *axvm_exit_name(uint32_t exit_reason);
+const char *axvm_stat_name(uint32_t stat);	/* enum axvm_stat */
 const char *axvm_internal_error_name(uint32_t suberror);
 
 /* --- x86 CPU modes (userspace/lib/x86.c) --- */

@@ -356,7 +356,7 @@ int axvm_linux_plan(struct axvm_linux *l)
 	need = lay->kernel_end;
 	if (need > l->ram_size)
 		return fail(l, -ENOSPC,
-			    "the kernel needs RAM up to 0x%llx (loaded at 0x%llx, init_size 0x%x), only 0x%llx bytes are there",
+			    "the kernel needs RAM up to 0x%llx (loaded at 0x%llx, init_size 0x%x), but RAM ends at 0x%llx",
 			    (unsigned long long)need,
 			    (unsigned long long)lay->kernel, h->init_size,
 			    (unsigned long long)l->ram_size);
