@@ -65,6 +65,11 @@ struct axvm_io_dev_ops {
 		    u64 offset, unsigned int width, u64 *val);
 	int (*write)(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
 		     u64 offset, unsigned int width, u64 val);
+	/*
+	 * AXVM_RESET (optional): registers back to their power-on values.
+	 * No vCPU runs; the host side (fds, data they buffered) stays.
+	 */
+	void (*reset)(struct axvm_io_dev *dev);
 	/* The VM is going away: drop the device's hold on it. */
 	void (*destroy)(struct axvm_io_dev *dev);
 };
@@ -276,6 +281,7 @@ int axvm_bus_register(struct axvm_vm *vm, struct axvm_io_dev *dev);
 bool axvm_bus_overlaps(struct axvm_vm *vm, u32 space, u64 base, u64 len);
 /* Completes an IO/MMIO exit in vcpu->run if a device claims it. */
 bool axvm_bus_handle_exit(struct axvm_vcpu *vcpu);
+void axvm_bus_reset(struct axvm_vm *vm);
 void axvm_bus_destroy(struct axvm_vm *vm);
 long axvm_vm_ioctl_add_device(struct axvm_vm *vm, struct axvm_device __user *u);
 

@@ -180,6 +180,20 @@ bool axvm_bus_handle_exit(struct axvm_vcpu *vcpu)
 	return true;
 }
 
+/* AXVM_RESET: every device that has a power-on state; vm->lock held. */
+void axvm_bus_reset(struct axvm_vm *vm)
+{
+	unsigned int space, i;
+
+	for (space = 0; space < ARRAY_SIZE(vm->buses); space++) {
+		struct axvm_bus *bus = &vm->buses[space];
+
+		for (i = 0; i < bus->nr; i++)
+			if (bus->devs[i]->ops->reset)
+				bus->devs[i]->ops->reset(bus->devs[i]);
+	}
+}
+
 void axvm_bus_destroy(struct axvm_vm *vm)
 {
 	unsigned int space, i;

@@ -230,8 +230,9 @@ static int axvm_vm_lock_vcpus(struct axvm_vm *vm)
 }
 
 /*
- * The seed's missing re-init: STOPPED -> LOADED with every vCPU at its
- * power-on state and, unless asked to keep it, guest memory zeroed.
+ * The seed's missing re-init: STOPPED -> LOADED with every vCPU and
+ * in-kernel device at its power-on state and, unless asked to keep it,
+ * guest memory zeroed.
  * No vCPU is inside RUN in STOPPED, so their state is ours to change.
  */
 static long axvm_vm_reset(struct axvm_vm *vm, struct axvm_reset __user *u)
@@ -261,6 +262,7 @@ static long axvm_vm_reset(struct axvm_vm *vm, struct axvm_reset __user *u)
 		bitmap_zero(vcpu->pending_irqs, 256);
 		mutex_unlock(&vcpu->run_lock);
 	}
+	axvm_bus_reset(vm);
 	if (!(args.flags & AXVM_RESET_KEEP_MEMORY))
 		axvm_regions_zero(vm);
 	axvm_set_state(vm, AXVM_VM_LOADED);

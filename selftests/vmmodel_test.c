@@ -13,8 +13,8 @@
  *    thread outside the mask (EPERM), every refusal (EINVAL, ENOSPC),
  *    an offline CPU.
  *  - AXVM_SUSPEND / AXVM_RESUME and AXVM_EXIT_SUSPENDED.
- *  - AXVM_RESET: power-on state, memory zeroed or kept, lazy pages given
- *    back, BOOT again, refusals.
+ *  - AXVM_RESET: power-on state (vCPUs and in-kernel devices), memory
+ *    zeroed or kept, lazy pages given back, BOOT again, refusals.
  *  - AXVM_GET_STATS / AXVM_GET_VCPU_STATS and debugfs.
  */
 #include <fcntl.h>
@@ -1285,6 +1285,93 @@ TEST(reset_drops_pending_irqs)
 	vcpu_setup_guest(vcpu, guest_window);
 	vm_boot(vm);
 	vcpu_run_sync(vcpu, 0);
+	vm_free(vm);
+}
+
+/*
+ * RESET puts the in-kernel devices back to their power-on state too: a
+ * guest programs the UART and an I/O APIC redirection entry, and after
+ * RESET the next boot reads the reset values (16550D datasheet table IV;
+ * 82093AA 3.2.4: entries masked).
+ */
+#define RST_COM1		0x3f8
+#define RST_UART_IER		1
+#define RST_UART_LCR		3
+#define RST_UART_SCR		7
+#define RST_IOAPIC		AXVM_IOAPIC_DEFAULT_BASE
+#define RST_IOAPIC_SEL		0x00
+#define RST_IOAPIC_WIN		0x10
+#define RST_IOAPIC_REDIR0	0x10	/* pin 0, low half */
+#define RST_REDIR_MASKED	(1U << 16)
+#define RST_VECTOR		0x30
+
+static uint8_t rst_inb(uint16_t port)
+{
+	uint8_t v;
+
+	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+	return v;
+}
+
+static void guest_program_devices(uint64_t program)
+{
+	volatile uint32_t *sel = (volatile uint32_t *)(RST_IOAPIC + RST_IOAPIC_SEL);
+	volatile uint32_t *win = (volatile uint32_t *)(RST_IOAPIC + RST_IOAPIC_WIN);
+
+	if (program) {
+		outb(RST_COM1 + RST_UART_IER, 0x0f);
+		outb(RST_COM1 + RST_UART_LCR, 0x03);
+		outb(RST_COM1 + RST_UART_SCR, 0x5a);
+		*sel = RST_IOAPIC_REDIR0;
+		*win = RST_VECTOR;			/* unmasked */
+	}
+	*sel = RST_IOAPIC_REDIR0;
+	GUEST_SYNC4(rst_inb(RST_COM1 + RST_UART_IER),
+		    rst_inb(RST_COM1 + RST_UART_LCR),
+		    rst_inb(RST_COM1 + RST_UART_SCR), *win);
+}
+
+static void assert_devices(struct __test_metadata *_metadata,
+			   struct tvcpu *vcpu, uint64_t ier, uint64_t lcr,
+			   uint64_t scr, uint64_t redir)
+{
+	struct ucall uc;
+
+	vcpu_run_sync_uc(vcpu, &uc);
+	ASSERT_EQ(ier, uc.args[0]);
+	ASSERT_EQ(lcr, uc.args[1]);
+	ASSERT_EQ(scr, uc.args[2]);
+	ASSERT_EQ(redir, uc.args[3]);
+}
+
+TEST(reset_restores_devices)
+{
+	struct tvcpu *vcpu;
+	struct tvm *vm;
+	int uart_fd;
+
+	vm = vm_create_guest();
+	ASSERT_EQ(0, axvm_vm_add_device_flags(&vm->vm, AXVM_DEV_IOAPIC,
+					      AXVM_DEV_SPACE_MMIO, RST_IOAPIC,
+					      0x1000, 0, 0, NULL));
+	uart_fd = axvm_vm_add_device(&vm->vm, AXVM_DEV_UART16550,
+				     AXVM_DEV_SPACE_PIO, RST_COM1, 0, 0, NULL);
+	ASSERT_LE(0, uart_fd);
+	vcpu = vm_guest_vcpu_add(vm, 0, guest_program_devices);
+	virt_map(vm, RST_IOAPIC, RST_IOAPIC, SZ_2M);
+	vcpu_set_arg(vcpu, 1);
+	vm_start(vm);
+	assert_devices(_metadata, vcpu, 0x0f, 0x03, 0x5a, RST_VECTOR);
+	vcpu_run_done(vcpu);
+
+	ASSERT_EQ(0, axvm_vm_shutdown(&vm->vm));
+	ASSERT_EQ(0, __reset(vm, AXVM_RESET_KEEP_MEMORY));
+	vcpu_setup_guest(vcpu, guest_program_devices);
+	vcpu_set_arg(vcpu, 0);
+	vm_boot(vm);
+	assert_devices(_metadata, vcpu, 0, 0, 0, RST_REDIR_MASKED);
+	vcpu_run_done(vcpu);
+	close(uart_fd);
 	vm_free(vm);
 }
 

@@ -454,6 +454,28 @@ static int uart_bus_write(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
 	return 0;
 }
 
+/*
+ * AXVM_RESET: the registers as after the MR pin (16550D datasheet,
+ * table IV: IER, FCR, LCR, MCR 0; LSR THRE and TEMT; no interrupt),
+ * the receiver FIFO emptied. The divisor and scratch registers, which
+ * the datasheet leaves undefined, go to 0 too. What the host wrote that
+ * is still on the line (the fd's input) and the output not yet read
+ * stay: they belong to the other end.
+ */
+static void uart_bus_reset(struct axvm_io_dev *dev)
+{
+	struct axvm_uart *u = to_uart(dev);
+
+	uart_lock(u);
+	u->ier = u->lcr = u->mcr = u->fcr = u->scr = u->dll = u->dlm = 0;
+	u->lsr_errors = u->msr_delta = 0;
+	u->thri = false;
+	kfifo_reset(&u->rx);
+	uart_rx_refill(u);
+	uart_update_irq(u);
+	uart_unlock(u);
+}
+
 /* The VM is being freed: forget it, wake everyone, drop the bus's ref. */
 static void uart_bus_destroy(struct axvm_io_dev *dev)
 {
@@ -470,6 +492,7 @@ static void uart_bus_destroy(struct axvm_io_dev *dev)
 static const struct axvm_io_dev_ops uart_bus_ops = {
 	.read		= uart_bus_read,
 	.write		= uart_bus_write,
+	.reset		= uart_bus_reset,
 	.destroy	= uart_bus_destroy,
 };
 

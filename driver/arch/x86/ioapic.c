@@ -225,24 +225,47 @@ static void ioapic_destroy(struct axvm_io_dev *dev)
 	kfree(io);
 }
 
+/*
+ * Power-on: ID 0, every entry masked, edge, vector 0, Remote IRR clear
+ * (82093AA, 3.2.4). The input pins keep their levels: what drives them
+ * (the UART, AXVM_SET_IRQ_LINE) is not reset with the chip.
+ */
+static void ioapic_power_on(struct axvm_ioapic *io)
+{
+	u32 pin;
+
+	io->select = 0;
+	io->id = 0;
+	for (pin = 0; pin < AXVM_IOAPIC_PINS; pin++)
+		io->redir[pin] = REDIR_MASKED;
+}
+
+static void ioapic_reset(struct axvm_io_dev *dev)
+{
+	struct axvm_ioapic *io = to_ioapic(dev);
+	unsigned long flags;
+
+	spin_lock_irqsave(&io->lock, flags);
+	ioapic_power_on(io);
+	spin_unlock_irqrestore(&io->lock, flags);
+}
+
 static const struct axvm_io_dev_ops ioapic_ops = {
 	.read = ioapic_read,
 	.write = ioapic_write,
+	.reset = ioapic_reset,
 	.destroy = ioapic_destroy,
 };
 
-/* Power-on: every entry masked, edge, vector 0 (82093AA, 3.2.4). */
 struct axvm_io_dev *x86_ioapic_device_create(struct axvm_vm *vm)
 {
 	struct axvm_ioapic *io = kzalloc(sizeof(*io), GFP_KERNEL_ACCOUNT);
-	u32 pin;
 
 	if (!io)
 		return ERR_PTR(-ENOMEM);
 	io->vm = vm;
 	spin_lock_init(&io->lock);
-	for (pin = 0; pin < AXVM_IOAPIC_PINS; pin++)
-		io->redir[pin] = REDIR_MASKED;
+	ioapic_power_on(io);
 	io->dev.ops = &ioapic_ops;
 	return &io->dev;
 }
