@@ -534,6 +534,9 @@ static int lapic_write_reg(struct axvm_vcpu *vcpu, u32 reg, u32 val)
 		lapic_write_lvt_timer(l, val);
 		return 0;
 	case APIC_REG_TMICT:
+		/* Ignored in TSC-deadline mode (SDM vol. 3, 10.5.4.1). */
+		if (lapic_timer_mode(l) == APIC_TIMER_DEADLINE)
+			return 0;
 		l->tmict = val;
 		lapic_timer_start_count(l);
 		return 0;
