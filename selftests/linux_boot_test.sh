@@ -26,7 +26,7 @@ BOOT_TIMEOUT=${AXVM_BOOT_TIMEOUT:-300}
 MEM=256M
 CMDLINE="console=ttyS0 reboot=k panic=-1"
 TESTS="t_boot_1cpu t_boot_2cpus t_truncated_100k t_truncated_1m
-       t_not_bzimage t_reboot t_console_once t_terminal"
+       t_not_bzimage t_triple_fault t_reboot t_console_once t_terminal"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/linux_boot_test.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
@@ -131,6 +131,32 @@ t_truncated_1m() { truncated 1048576; }
 t_not_bzimage() {
 	desc="a file that is not a bzImage (the initramfs) is refused (status 2, 'not a bzImage')"
 	refused "$INITRD" "no boot sector signature"
+}
+
+# A bzImage whose kernel crashes at once: the real image's setup sectors
+# (so the header is Debian's) followed by a 1 KiB protected-mode part that
+# holds UD2 at the 64-bit entry (+0x200), syssize patched to match.  With
+# no IDT, #UD becomes a triple fault.
+crash_image() {
+	sects=$(od -An -tu1 -j 497 -N 1 "$KERNEL" | tr -d ' ')
+	[ "$sects" -eq 0 ] && sects=4
+	head -c $(((sects + 1) * 512)) "$KERNEL" >"$1"
+	{
+		dd if=/dev/zero bs=512 count=1 2>/dev/null
+		printf '\017\013'				# ud2
+		dd if=/dev/zero bs=510 count=1 2>/dev/null
+	} >>"$1"
+	# syssize (0x1f4, in 16-byte units): 1024 bytes.
+	printf '\100\000\000\000' | dd of="$1" bs=1 seek=500 conv=notrunc 2>/dev/null
+}
+
+t_triple_fault() {
+	desc="a kernel that crashes at its entry: status 3, the triple fault reported with registers"
+	crash_image "$TMP/crash.bin"
+	run_axvm run --kernel "$TMP/crash.bin" --mem "$MEM" --cmdline "$CMDLINE"
+	tr -d '\r' <"$ERR" | sed 's/^/# stderr: /'
+	[ "$status" -eq 3 ] && grep -qF "guest triple fault" "$ERR" &&
+		grep -q "rip 0x[0-9a-f]*200 " "$ERR" && grep -q "cr0 0x" "$ERR"
 }
 
 t_reboot() {
