@@ -5,6 +5,7 @@
  *   axvm info                 what the module offers
  *   axvm run --image FILE ... run a raw image on one vCPU
  *   axvm run --kernel FILE .. boot a Linux bzImage (Linux mode)
+ *   axvm run --multiboot FILE boot a Multiboot (v1) OS image
  *
  * The guest sees a minimal machine: RAM at [0, --mem), COM1: axvm.ko's
  * in-kernel 16550 UART at port 0x3f8, whose output a console thread
@@ -36,6 +37,13 @@
  * its own exit statuses: 0 powered off/halted, 4 reboot (--reboot=exit),
  * 5 Ctrl-A x, 3 triple fault, 1, 2, 130, 143 as above
  * (Documentation/launcher.md, Documentation/linux-guest.md).
+ *
+ * Multiboot mode (--multiboot) boots an OS image the Multiboot way
+ * (lib/multiboot.c) on Linux mode's machine, plus what kvm-unit-tests'
+ * x86 guests expect of QEMU's pc machine: QEMU's isa-debug-exit at
+ * 0xf4 (status (V << 1) | 1), fw_cfg at 0x510 and the interrupt lines
+ * of pc-testdev at 0x2000 (Documentation/launcher.md, "axvm run
+ * --multiboot").
  */
 #define _GNU_SOURCE		/* pthread_setaffinity_np(), CPU_SET() */
 #include <errno.h>
@@ -85,6 +93,7 @@
 #define DEFAULT_LOAD		0x100000ULL
 #define DEFAULT_MEM		(16ULL << 20)
 #define DEFAULT_LINUX_MEM	(256ULL << 20)
+#define DEFAULT_MULTIBOOT_MEM	(128ULL << 20)	/* QEMU's default -m */
 /*
  * The Linux guest's default command line: its console on the UART,
  * reboot through the i8042 (the launcher's reboot signal; reboot=k),
@@ -133,6 +142,9 @@ struct run_options {
 	const char *cmdline;
 	bool reboot_restart;		/* --reboot=restart */
 	bool verbose;			/* -v: exit statistics at the end */
+	/* Multiboot mode (--initrd and -v too) */
+	const char *multiboot;		/* --multiboot: the OS image */
+	const char *append;		/* --append: after the image's path */
 };
 
 struct guest {
@@ -201,10 +213,13 @@ static void usage(FILE *out)
 "                [--cpus N] [--pin CPU,CPU,...] [-v]\n"
 "       axvm run --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem SIZE]\n"
 "                [--cpus N] [--pin CPU,CPU,...] [--reboot=exit|restart] [-v]\n"
+"       axvm run --multiboot FILE [--append STR] [--initrd FILE] [--mem SIZE]\n"
+"                [--cpus N] [--pin CPU,CPU,...] [-v]\n"
 "       axvm help\n"
 "\n"
 "info    print the backend, API version, features and limits of /dev/axvm\n"
-"run     run a raw binary image on one vCPU (or --cpus N), or boot Linux\n"
+"run     run a raw binary image on one vCPU (or --cpus N), boot Linux, or\n"
+"        boot a Multiboot OS image\n"
 "\n"
 "run options:\n"
 "  -i, --image FILE   raw image to load (required)\n"
@@ -278,11 +293,32 @@ static void usage(FILE *out)
 "  Exit status: 0 the guest powered off or halted, 4 it rebooted,\n"
 "  5 Ctrl-A x, 3 triple fault, 1, 2, 130, 143 as above.\n"
 "\n"
+"Multiboot mode (--multiboot; not with --image, --kernel and their options):\n"
+"  -b, --multiboot FILE  a Multiboot (v1) OS image: ELF32, or with the load\n"
+"                     addresses in its Multiboot header (flags bit 16);\n"
+"                     kvm-unit-tests' x86/*.flat are such images\n"
+"  -a, --append STR   the command line after the image's path: the guest\n"
+"                     gets \"FILE STR\" (as from GRUB and QEMU -kernel)\n"
+"  -I, --initrd FILE  module 0 (its string: FILE), page-aligned after the image\n"
+"  -m, --mem SIZE     RAM, 2M to 3G (default 128M)\n"
+"  -c, --cpus N       N vCPUs: vCPU 0 boots, the others wait for its SIPI\n"
+"  vCPU 0 starts in 32-bit protected mode, paging off, EAX 0x2badb002,\n"
+"  EBX the Multiboot information (memory map, command line, modules).\n"
+"  The platform: Linux mode's (APICs, UART on IRQ 4, legacy ports, MP\n"
+"  table), plus QEMU pc devices kvm-unit-tests uses: isa-debug-exit at\n"
+"  0xf4-0xf7 (OUT of V ends the run with status (V << 1) | 1), fw_cfg at\n"
+"  0x510/0x511 (RAM size, CPU count), pc-testdev's interrupt lines at\n"
+"  0x2000-0x2017 (OUT of 0/1 to 0x2000 + n sets I/O APIC pin n).\n"
+"  Exit status: (V << 1) | 1 & 0xff from port 0xf4; 0 vCPU 0 halted with\n"
+"  interrupts off; 4 reset through the i8042; 1, 2, 3, 5, 130, 143 as above\n"
+"  (1 and 3 also come from the guest: stderr says which).\n"
+"\n"
 "Examples (the demo guests of userspace/demo/):\n"
 "  axvm run --image hello-long.bin --load 0x100000 --mem 16M\n"
 "  axvm run --image hello-protected.bin --load 0x100000 --mode protected\n"
 "  axvm run --image hello-real.bin --load 0x10000 --mem 1M --mode real\n"
-"  axvm run --kernel /boot/vmlinuz --initrd initrd.gz --cpus 2\n");
+"  axvm run --kernel /boot/vmlinuz --initrd initrd.gz --cpus 2\n"
+"  axvm run --multiboot x86/smptest.flat --cpus 2   (kvm-unit-tests)\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -530,6 +566,12 @@ static int parse_linux_option(int opt, const char *arg, struct run_options *o)
 		return 0;
 	case 'R':
 		return parse_reboot(arg, o);
+	case 'b':
+		o->multiboot = arg;
+		return 0;
+	case 'a':
+		o->append = arg;
+		return 0;
 	case 'v':
 		o->verbose = true;
 		return 0;
@@ -568,22 +610,47 @@ static int parse_one_option(int opt, const char *arg, struct run_options *o)
 	return parse_linux_option(opt, arg, o);
 }
 
-/* --image and --kernel exclude each other and each other's options. */
+/* --multiboot: no raw-image or Linux-only option. */
+static int check_multiboot_options(struct run_options *o)
+{
+	if (o->image || o->kernel || o->image_opts || o->nr_pt) {
+		msg("run: --multiboot boots a Multiboot image; --image, --kernel, --load, --entry, --mode, --passthrough and --reserved do not go with it");
+		return EXIT_USAGE;
+	}
+	if (o->cmdline || o->reboot_restart) {
+		msg("run: --cmdline and --reboot go with --kernel; a Multiboot image's command line is its path and --append");
+		return EXIT_USAGE;
+	}
+	if (!o->mem_given)
+		o->mem = DEFAULT_MULTIBOOT_MEM;
+	return 0;
+}
+
+/*
+ * --image, --kernel and --multiboot exclude each other and each other's
+ * options.
+ */
 static int check_mode_options(struct run_options *o)
 {
+	if (o->multiboot)
+		return check_multiboot_options(o);
 	if (!o->kernel) {
 		if (!o->image) {
-			msg("run: --image FILE or --kernel FILE is required (see axvm --help)");
+			msg("run: --image FILE, --kernel FILE or --multiboot FILE is required (see axvm --help)");
 			return EXIT_USAGE;
 		}
-		if (o->initrd || o->cmdline || o->reboot_restart) {
-			msg("run: --initrd, --cmdline and --reboot need --kernel");
+		if (o->initrd || o->cmdline || o->reboot_restart || o->append) {
+			msg("run: --initrd, --cmdline and --reboot need --kernel (--initrd and --append: or --multiboot)");
 			return EXIT_USAGE;
 		}
 		return 0;
 	}
 	if (o->image || o->image_opts || o->nr_pt) {
 		msg("run: --kernel boots Linux; --image, --load, --entry, --mode, --passthrough and --reserved do not go with it");
+		return EXIT_USAGE;
+	}
+	if (o->append) {
+		msg("run: --append goes with --multiboot; --kernel takes the whole command line in --cmdline");
 		return EXIT_USAGE;
 	}
 	if (!o->mem_given)
@@ -613,6 +680,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "initrd", required_argument, NULL, 'I' },
 		{ "cmdline", required_argument, NULL, 'C' },
 		{ "reboot", required_argument, NULL, 'R' },
+		{ "multiboot", required_argument, NULL, 'b' },
+		{ "append", required_argument, NULL, 'a' },
 		{ "verbose", no_argument,     NULL, 'v' },
 		{ "help",  no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -624,7 +693,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		.cpus = 1,
 	};
 	opterr = 0;	/* our own messages, naming the flag */
-	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:c:P:k:I:C:vh", longopts,
+	while ((opt = getopt_long(argc, argv, ":i:l:e:m:M:p:r:c:P:k:I:C:b:a:vh", longopts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
@@ -1386,6 +1455,23 @@ static int start_guest(struct guest *g, const struct run_options *o)
 	return 0;
 }
 
+/*
+ * While the vCPU threads run, the thread that started them only joins
+ * them: SIGINT and SIGTERM must then reach a vCPU thread, since one
+ * running the guest or asleep in HLT leaves AXVM_RUN only when the
+ * signal interrupts it there (its loop then stops the VM). Caught by
+ * the joining thread, the signal would be noticed by nobody.
+ */
+static void block_stop_signals(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
 /* --cpus N: one thread per vCPU, each with its own view of the guest. */
 struct vcpu_thread {
 	struct guest g;		/* g.vcpu is this thread's vCPU */
@@ -1432,6 +1518,7 @@ static int run_vcpus(struct guest *g, const struct run_options *o)
 	static struct vcpu_thread t[MAX_CPUS];
 	unsigned int i, started;
 	int e, status = 0;
+	sigset_t old;
 
 	for (started = 0; started < o->cpus; started++) {
 		struct vcpu_thread *vt = &t[started];
@@ -1449,11 +1536,13 @@ static int run_vcpus(struct guest *g, const struct run_options *o)
 			break;
 		}
 	}
+	block_stop_signals(&old);
 	for (i = 0; i < started; i++) {
 		pthread_join(t[i].thread, NULL);
 		if (!status)
 			status = t[i].status;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return status;
 }
 
@@ -1461,9 +1550,39 @@ static int run_vcpus(struct guest *g, const struct run_options *o)
 /* axvm run -v: statistics                                             */
 /* ------------------------------------------------------------------ */
 
-/* Linux mode's legacy ports and MMIO (pc.c), one set per boot. */
-static struct pc linux_pc;
-static int linux_irq_error;	/* first AXVM_SET_IRQ_LINE failure */
+/* Linux and Multiboot modes' legacy ports and MMIO (pc.c), one set per boot. */
+static struct pc machine_pc;
+static int machine_irq_error;	/* first AXVM_SET_IRQ_LINE failure */
+
+/*
+ * Multiboot mode: the devices of QEMU's pc machine that kvm-unit-tests'
+ * x86 guests use, beyond Linux mode's platform.
+ *
+ * isa-debug-exit (QEMU's hw/misc/debugexit.c, "-device isa-debug-exit,
+ * iobase=0xf4,iosize=0x4"): an OUT of V to any of its ports ends the run
+ * with status (V << 1) | 1, truncated to 8 bits as every exit status
+ * is; so a guest cannot make it 0, and kvm-unit-tests reads 1 as
+ * success. Reads return 0.
+ *
+ * pc-testdev's interrupt lines (QEMU's hw/misc/pc-testdev.c): an OUT
+ * of V to port 0x2000 + n sets ISA IRQ n, which is I/O APIC pin n here
+ * (MP table), to V != 0. kvm-unit-tests' ioapic test drives the I/O
+ * APIC through them. The rest of pc-testdev (port 0xe0, the page flush
+ * at 0xe4, the MMIO page at 0xff000000) is not there.
+ *
+ * fw_cfg (lib/multiboot.c): the RAM size and CPU count.
+ */
+#define DEBUG_EXIT_PORT		0xf4
+#define DEBUG_EXIT_PORTS	4
+#define TESTDEV_IRQ_PORT	0x2000
+#define TESTDEV_IRQ_LINES	24	/* the I/O APIC's pins */
+
+static struct {
+	bool on;		/* Multiboot mode */
+	pthread_mutex_t lock;	/* fwcfg: vCPU threads race for it */
+	struct axvm_fwcfg fwcfg;
+	uint64_t fwcfg_accesses, testdev_writes;
+} qemu_pc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void print_vm_stats(struct guest *g)
 {
@@ -1491,23 +1610,29 @@ static void print_pc_stats(void)
 	msg("legacy ports and MMIO answered by the launcher (exits):");
 	for (dev = 0; dev < PC_NR_DEVS; dev++)
 		msg("  %-30s %llu", pc_dev_name(dev),
-		    (unsigned long long)linux_pc.count[dev]);
+		    (unsigned long long)machine_pc.count[dev]);
 	for (port = 0; port < 65536; port++)
-		if (linux_pc.other_ports[port])
+		if (machine_pc.other_ports[port])
 			msg("    port 0x%04x %u", port,
-			    linux_pc.other_ports[port]);
+			    machine_pc.other_ports[port]);
 	msg("  %-30s %llu reads, %llu writes", "MMIO outside RAM/devices",
-	    (unsigned long long)linux_pc.mmio_reads,
-	    (unsigned long long)linux_pc.mmio_writes);
-	if (linux_irq_error)
-		msg("  AXVM_SET_IRQ_LINE failed: %s (no i8042 interrupts)",
-		    strerror(-linux_irq_error));
+	    (unsigned long long)machine_pc.mmio_reads,
+	    (unsigned long long)machine_pc.mmio_writes);
+	if (qemu_pc.on) {
+		msg("  %-30s %llu", "fw_cfg (0x510, 0x511)",
+		    (unsigned long long)qemu_pc.fwcfg_accesses);
+		msg("  %-30s %llu", "pc-testdev IRQ lines (0x2000)",
+		    (unsigned long long)qemu_pc.testdev_writes);
+	}
+	if (machine_irq_error)
+		msg("  AXVM_SET_IRQ_LINE failed: %s (no i8042 or pc-testdev interrupts)",
+		    strerror(-machine_irq_error));
 }
 
-static void print_stats(struct guest *g, bool linux_mode)
+static void print_stats(struct guest *g, bool machine)
 {
 	print_vm_stats(g);
-	if (linux_mode)
+	if (machine)
 		print_pc_stats();
 }
 
@@ -1553,7 +1678,7 @@ static int run_image(const struct run_options *o, int image_fd,
 }
 
 /* ------------------------------------------------------------------ */
-/* axvm run --kernel: the terminal                                     */
+/* --kernel and --multiboot: the terminal                             */
 /* ------------------------------------------------------------------ */
 
 static struct {
@@ -1630,7 +1755,7 @@ static bool term_raw(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* axvm run --kernel: how the run ends                                 */
+/* --kernel and --multiboot: how the run ends                         */
 /* ------------------------------------------------------------------ */
 
 /*
@@ -1663,40 +1788,94 @@ static bool decide(int status)
 }
 
 /* Ctrl-A x, from the console thread. */
-static void linux_quit(void)
+static void machine_quit(void)
 {
 	if (decide(EXIT_QUIT))
 		msg("quit (Ctrl-A x)");
 }
 
 /* ------------------------------------------------------------------ */
-/* axvm run --kernel: the vCPUs                                        */
+/* --kernel and --multiboot: the vCPUs                                */
 /* ------------------------------------------------------------------ */
 
-/* linux_exit(): this vCPU is done, without deciding the outcome. */
+/* machine_exit(): this vCPU is done, without deciding the outcome. */
 #define VCPU_DONE		(-2)
 
-struct linux_vcpu {
+struct machine_vcpu {
 	struct axvm_vcpu *vcpu;
+	struct axvm_vm *vm;
 	pthread_t thread;
 	int pin;		/* host CPU, or -1 */
 };
 
-/* pc.c drives the i8042's IRQ 1 and 12 through the I/O APIC. */
-static void linux_set_irq(void *opaque, unsigned int pin, int level)
+/*
+ * pc.c drives the i8042's IRQ 1 and 12 through the I/O APIC, and
+ * Multiboot mode pc-testdev's lines.
+ */
+static void machine_set_irq(void *opaque, unsigned int pin, int level)
 {
 	int ret = axvm_vm_set_irq_line(opaque, pin, (uint32_t)level);
 
-	if (ret && ret != -ESHUTDOWN && !linux_irq_error)
-		linux_irq_error = ret;
+	if (ret && ret != -ESHUTDOWN && !machine_irq_error)
+		machine_irq_error = ret;
 }
 
-static int linux_io(struct axvm_run *run)
+/*
+ * Multiboot mode's QEMU pc devices (qemu_pc above): KEEP_RUNNING after
+ * an access they took (*data set for a read), the exit status for
+ * isa-debug-exit, or VCPU_DONE for a port that is none of theirs.
+ */
+static int qemu_pc_io(uint16_t port, unsigned int width, bool out,
+		      uint32_t *data, struct axvm_vm *vm)
+{
+	unsigned int i;
+	int mine;
+
+	if (port >= DEBUG_EXIT_PORT && port < DEBUG_EXIT_PORT + DEBUG_EXIT_PORTS) {
+		if (out)
+			return (int)((*data << 1 | 1) & 0xff);
+		*data = 0;
+		return KEEP_RUNNING;
+	}
+	if (port >= TESTDEV_IRQ_PORT &&
+	    port < TESTDEV_IRQ_PORT + TESTDEV_IRQ_LINES) {
+		if (!out) {
+			*data = 0xffffffffU;	/* write-only */
+			return KEEP_RUNNING;
+		}
+		/* A wider OUT: one byte per line, as the ISA bus splits it. */
+		for (i = 0; i < width; i++) {
+			unsigned int line = port - TESTDEV_IRQ_PORT + i;
+
+			if (line < TESTDEV_IRQ_LINES)
+				machine_set_irq(vm, line, (*data >> (8 * i)) & 0xff ? 1 : 0);
+		}
+		__atomic_add_fetch(&qemu_pc.testdev_writes, 1, __ATOMIC_RELAXED);
+		return KEEP_RUNNING;
+	}
+	pthread_mutex_lock(&qemu_pc.lock);
+	mine = axvm_fwcfg_io(&qemu_pc.fwcfg, port, width, out, data);
+	if (mine)
+		qemu_pc.fwcfg_accesses++;
+	pthread_mutex_unlock(&qemu_pc.lock);
+	return mine ? KEEP_RUNNING : VCPU_DONE;
+}
+
+static int machine_io(struct axvm_run *run, struct axvm_vm *vm)
 {
 	bool out = run->io.direction == AXVM_IO_OUT;
 	uint32_t data = (uint32_t)run->io.data;
+	int status;
 
-	if (pc_io(&linux_pc, run->io.port, run->io.width, out, &data)) {
+	if (qemu_pc.on) {
+		status = qemu_pc_io(run->io.port, run->io.width, out, &data, vm);
+		if (status != VCPU_DONE) {
+			if (!out && status == KEEP_RUNNING)
+				run->io.data = data;
+			return status;
+		}
+	}
+	if (pc_io(&machine_pc, run->io.port, run->io.width, out, &data)) {
 		msg("guest reboot: reset pulse through the i8042 (port 0x%x)",
 		    run->io.port);
 		return EXIT_REBOOT;
@@ -1707,16 +1886,16 @@ static int linux_io(struct axvm_run *run)
 }
 
 /* KEEP_RUNNING, VCPU_DONE, or the run's exit status. */
-static int linux_exit(struct axvm_vcpu *v)
+static int machine_exit(struct axvm_vcpu *v, struct axvm_vm *vm)
 {
 	struct axvm_run *run = v->run;
 	uint64_t data;
 
 	switch (run->exit_reason) {
 	case AXVM_EXIT_IO:
-		return linux_io(run);
+		return machine_io(run, vm);
 	case AXVM_EXIT_MMIO:
-		data = pc_mmio(&linux_pc, run->mmio.is_write, run->mmio.width);
+		data = pc_mmio(&machine_pc, run->mmio.is_write, run->mmio.width);
 		if (!run->mmio.is_write)
 			run->mmio.data = data;
 		return KEEP_RUNNING;
@@ -1725,11 +1904,12 @@ static int linux_exit(struct axvm_vcpu *v)
 		 * HLT with interrupts off: Linux's halt and poweroff (which
 		 * it turns into halt without ACPI) park every CPU so, the
 		 * boot CPU last. An AP stays parked; vCPU 0 ends the run.
+		 * (A Multiboot guest that halts so is stuck as well.)
 		 */
 		if (v->id)
 			return VCPU_DONE;
-		msg("guest halted (powered off): vCPU 0 HLT with interrupts off at rip 0x%llx",
-		    run->guest.rip);
+		msg("guest halted%s: vCPU 0 HLT with interrupts off at rip 0x%llx",
+		    qemu_pc.on ? "" : " (powered off)", run->guest.rip);
 		return 0;
 	case AXVM_EXIT_HYPERCALL:
 		run->hypercall.ret = (uint64_t)-ENOSYS;
@@ -1746,12 +1926,13 @@ static int linux_exit(struct axvm_vcpu *v)
 }
 
 /*
- * One thread per vCPU. vCPU 0 starts at the kernel's 64-bit entry; the
- * others wait inside AXVM_RUN for the guest's INIT and SIPI.
+ * One thread per vCPU. vCPU 0 starts at the kernel's 64-bit entry (or
+ * the Multiboot entry); the others wait inside AXVM_RUN for the guest's
+ * INIT and SIPI.
  */
-static void *linux_vcpu_fn(void *arg)
+static void *machine_vcpu_fn(void *arg)
 {
-	struct linux_vcpu *t = arg;
+	struct machine_vcpu *t = arg;
 	int ret, status = pin_thread(t->vcpu->id, t->pin);
 
 	while (!status) {
@@ -1772,7 +1953,7 @@ static void *linux_vcpu_fn(void *arg)
 			status = EXIT_HOST_ERROR;
 			break;
 		}
-		status = linux_exit(t->vcpu);
+		status = machine_exit(t->vcpu, t->vm);
 		if (status == KEEP_RUNNING)
 			status = 0;
 		else if (status == VCPU_DONE)
@@ -1784,16 +1965,18 @@ static void *linux_vcpu_fn(void *arg)
 	return NULL;
 }
 
-static int run_linux_vcpus(struct guest *g, const struct run_options *o)
+static int run_machine_vcpus(struct guest *g, const struct run_options *o)
 {
-	static struct linux_vcpu t[MAX_CPUS];
+	static struct machine_vcpu t[MAX_CPUS];
 	unsigned int i, started;
+	sigset_t old;
 	int e;
 
 	for (started = 0; started < o->cpus; started++) {
 		t[started].vcpu = guest_vcpu(g, started);
+		t[started].vm = &g->vm;
 		t[started].pin = o->nr_pin ? o->pin[started] : -1;
-		e = pthread_create(&t[started].thread, NULL, linux_vcpu_fn,
+		e = pthread_create(&t[started].thread, NULL, machine_vcpu_fn,
 				   &t[started]);
 		if (e) {
 			msg("starting the thread of vCPU %u: %s", started,
@@ -1802,13 +1985,15 @@ static int run_linux_vcpus(struct guest *g, const struct run_options *o)
 			break;
 		}
 	}
+	block_stop_signals(&old);
 	for (i = 0; i < started; i++)
 		pthread_join(t[i].thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return outcome.decided ? outcome.status : EXIT_HOST_ERROR;
 }
 
 /* ------------------------------------------------------------------ */
-/* axvm run --kernel: the machine                                      */
+/* --kernel and --multiboot: the machine                              */
 /* ------------------------------------------------------------------ */
 
 /* The I/O APIC, then the local APICs (AXVM_FEATURE_X86_PLATFORM). */
@@ -1821,7 +2006,7 @@ static int add_platform(struct guest *g)
 	if (ret)
 		return host_error("AXVM_GET_CAPS", ret);
 	if (!(caps.features & AXVM_FEATURE_X86_PLATFORM)) {
-		msg("axvm.ko has no local APIC and I/O APIC (AXVM_FEATURE_X86_PLATFORM): it cannot run Linux guests");
+		msg("axvm.ko has no local APIC and I/O APIC (AXVM_FEATURE_X86_PLATFORM): it cannot run Linux or Multiboot guests");
 		return EXIT_HOST_ERROR;
 	}
 	ret = axvm_vm_add_device_flags(&g->vm, AXVM_DEV_IOAPIC,
@@ -1839,8 +2024,42 @@ static int add_platform(struct guest *g)
 	return 0;
 }
 
-static int create_linux_guest(struct guest *g, const struct run_options *o,
-			      struct axvm_linux *l)
+/* What a machine boots: a bzImage or a Multiboot image, planned already. */
+struct machine_boot {
+	const char *file;		/* for messages */
+	struct axvm_linux *bzimage;	/* Linux mode, or NULL */
+	struct axvm_multiboot *mb;	/* Multiboot mode, or NULL */
+};
+
+/* Into the mmap() of RAM (checked already by the plan), vCPU 0 set. */
+static int load_machine_guest(struct guest *g, const struct machine_boot *b)
+{
+	const char *error;
+	int ret;
+
+	if (b->mb)
+		ret = axvm_multiboot_load(b->mb, g->ram.hva);
+	else
+		ret = axvm_linux_load(b->bzimage, g->ram.hva);
+	if (ret) {
+		error = b->mb ? b->mb->error : b->bzimage->error;
+		msg("loading %s: %s", b->file, error);
+		return EXIT_HOST_ERROR;
+	}
+	if (b->mb) {
+		ret = axvm_multiboot_setup_bsp(&g->vcpu, b->mb);
+		if (ret)
+			return host_error("vCPU 0 at the Multiboot entry", ret);
+		return 0;
+	}
+	ret = axvm_linux_setup_bsp(&g->vcpu, b->bzimage);
+	if (ret)
+		return host_error("vCPU 0 at the 64-bit entry", ret);
+	return 0;
+}
+
+static int create_machine_guest(struct guest *g, const struct run_options *o,
+				const struct machine_boot *b)
 {
 	int ret;
 
@@ -1851,17 +2070,10 @@ static int create_linux_guest(struct guest *g, const struct run_options *o,
 		ret = add_console(g, true);
 	if (!ret)
 		ret = create_vcpus(g, o);
+	if (!ret)
+		ret = load_machine_guest(g, b);
 	if (ret)
 		return ret;
-	/* Into the mmap() of RAM; checked already by plan_linux(). */
-	ret = axvm_linux_load(l, g->ram.hva);
-	if (ret) {
-		msg("loading %s: %s", o->kernel, l->error);
-		return EXIT_HOST_ERROR;
-	}
-	ret = axvm_linux_setup_bsp(&g->vcpu, l);
-	if (ret)
-		return host_error("vCPU 0 at the 64-bit entry", ret);
 	ret = axvm_vm_finalize(&g->vm);
 	if (ret)
 		return host_error("AXVM_FINALIZE", ret);
@@ -1882,21 +2094,24 @@ static void init_guest(struct guest *g)
 }
 
 /* One boot, from creating the VM to destroying it. */
-static int boot_linux(const struct run_options *o, struct axvm_linux *l,
-		      bool tty)
+static int boot_machine(const struct run_options *o,
+			const struct machine_boot *b, bool tty)
 {
 	static struct guest g;
 	int status;
 
 	init_guest(&g);
-	pc_init(&linux_pc, linux_set_irq, &g.vm);
-	linux_irq_error = 0;
+	pc_init(&machine_pc, machine_set_irq, &g.vm);
+	machine_irq_error = 0;
+	qemu_pc.on = b->mb != NULL;
+	axvm_fwcfg_init(&qemu_pc.fwcfg, o->mem, o->cpus);
+	qemu_pc.fwcfg_accesses = qemu_pc.testdev_writes = 0;
 	outcome.decided = false;
-	status = create_linux_guest(&g, o, l);
+	status = create_machine_guest(&g, o, b);
 	if (!status) {
 		console.input = true;
 		console.escapes = tty;
-		console.quit = linux_quit;
+		console.quit = machine_quit;
 		console.pending_len = console.pending_off = 0;
 		console.got_escape = false;
 		status = console_start();
@@ -1906,7 +2121,7 @@ static int boot_linux(const struct run_options *o, struct axvm_linux *l,
 		outcome.vm = &g.vm;
 		pthread_mutex_unlock(&outcome.lock);
 		install_signal_handlers();
-		status = run_linux_vcpus(&g, o);
+		status = run_machine_vcpus(&g, o);
 		pthread_mutex_lock(&outcome.lock);
 		outcome.vm = NULL;
 		pthread_mutex_unlock(&outcome.lock);
@@ -1919,7 +2134,7 @@ static int boot_linux(const struct run_options *o, struct axvm_linux *l,
 }
 
 /* ------------------------------------------------------------------ */
-/* axvm run --kernel: the files                                        */
+/* --kernel and --multiboot: the files                                */
 /* ------------------------------------------------------------------ */
 
 struct mapped_file {
@@ -1989,11 +2204,28 @@ static int plan_linux(const struct run_options *o,
 	return 0;
 }
 
+/* Boots, and again after a reboot with --reboot=restart. */
+static int run_machine(const struct run_options *o,
+		       const struct machine_boot *b)
+{
+	bool tty = term_raw();
+	int status;
+
+	for (;;) {
+		status = boot_machine(o, b, tty);
+		if (status != EXIT_REBOOT || !o->reboot_restart)
+			break;
+		msg("--reboot=restart: booting %s again", b->file);
+	}
+	term_restore();
+	return status;
+}
+
 static int run_linux(const struct run_options *o)
 {
 	struct mapped_file kernel = { 0 }, initrd = { 0 };
 	struct axvm_linux l;
-	bool tty;
+	struct machine_boot b = { .file = o->kernel, .bzimage = &l };
 	int status;
 
 	status = map_file("--kernel", o->kernel, &kernel);
@@ -2001,18 +2233,61 @@ static int run_linux(const struct run_options *o)
 		status = map_file("--initrd", o->initrd, &initrd);
 	if (!status)
 		status = plan_linux(o, &kernel, &initrd, &l);
-	if (!status) {
-		tty = term_raw();
-		for (;;) {
-			status = boot_linux(o, &l, tty);
-			if (status != EXIT_REBOOT || !o->reboot_restart)
-				break;
-			msg("--reboot=restart: booting %s again", o->kernel);
-		}
-		term_restore();
-	}
+	if (!status)
+		status = run_machine(o, &b);
 	unmap_file(&initrd);
 	unmap_file(&kernel);
+	fflush(stdout);
+	return status;
+}
+
+/* Checks the image and the layout before anything is created. */
+static int plan_multiboot(const struct run_options *o,
+			  const struct mapped_file *image,
+			  const struct mapped_file *initrd,
+			  struct axvm_multiboot *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->image = image->data;
+	m->image_size = image->size;
+	m->image_name = o->multiboot;
+	m->append = o->append;
+	if (initrd->data) {
+		m->modules[0].data = initrd->data;
+		m->modules[0].size = initrd->size;
+		m->modules[0].string = o->initrd;
+		m->nr_modules = 1;
+	}
+	m->ram_size = o->mem;
+	m->nr_cpus = o->cpus;
+	axvm_linux_host_cpu(&m->cpu_signature, &m->cpu_features);
+	if (axvm_multiboot_parse(m)) {
+		msg("--multiboot %s: %s", o->multiboot, m->error);
+		return EXIT_USAGE;
+	}
+	if (axvm_multiboot_plan(m)) {
+		msg("cannot boot %s: %s", o->multiboot, m->error);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int run_multiboot(const struct run_options *o)
+{
+	struct mapped_file image = { 0 }, initrd = { 0 };
+	static struct axvm_multiboot m;
+	struct machine_boot b = { .file = o->multiboot, .mb = &m };
+	int status;
+
+	status = map_file("--multiboot", o->multiboot, &image);
+	if (!status && o->initrd)
+		status = map_file("--initrd", o->initrd, &initrd);
+	if (!status)
+		status = plan_multiboot(o, &image, &initrd, &m);
+	if (!status)
+		status = run_machine(o, &b);
+	unmap_file(&initrd);
+	unmap_file(&image);
 	fflush(stdout);
 	return status;
 }
@@ -2035,6 +2310,8 @@ static int cmd_run(int argc, char **argv)
 		return status == HELP_SHOWN ? 0 : status;
 	if (opts.kernel)
 		return run_linux(&opts);
+	if (opts.multiboot)
+		return run_multiboot(&opts);
 	if (stack_top(&opts) < opts.cpus * CPU_STACK_SPACING) {
 		msg("--cpus %u: --mem too small for one 64 KiB stack per vCPU",
 		    opts.cpus);

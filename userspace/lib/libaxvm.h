@@ -299,6 +299,162 @@ int axvm_mptable_build(void *buf, size_t len, uint64_t gpa,
 		       unsigned int nr_cpus, uint32_t cpu_signature,
 		       uint32_t cpu_features);
 
+/* --- Multiboot (v1) guests (userspace/lib/multiboot.c) --- */
+/*
+ * The Multiboot Specification 0.6.96: an OS image (ELF32, or any format
+ * with the "a.out kludge" load addresses in its header) entered in
+ * 32-bit protected mode with paging off, EAX = the boot magic and EBX =
+ * the physical address of the Multiboot information structure (MBI).
+ * The machine is Linux mode's (RAM from 0, the same memory map, the MP
+ * table at 0xf0000); Documentation/launcher.md, "axvm run --multiboot".
+ */
+#define AXVM_MULTIBOOT_HEADER_MAGIC	0x1badb002U	/* in the image */
+#define AXVM_MULTIBOOT_BOOT_MAGIC	0x2badb002U	/* EAX at entry */
+#define AXVM_MULTIBOOT_SEARCH		8192	/* the header lies in these bytes */
+#define AXVM_MULTIBOOT_MAX_SEGMENTS	16	/* ELF PT_LOAD segments */
+#define AXVM_MULTIBOOT_MAX_MODULES	8
+#define AXVM_MULTIBOOT_CMDLINE_MAX	4096	/* bytes, NUL included */
+#define AXVM_MULTIBOOT_INFO_LOW		0x1000ULL	/* the MBI & co. start at or
+							 * above: page 0 is the
+							 * real-mode IVT and BDA */
+#define AXVM_MULTIBOOT_MIN_RAM		(2ULL << 20)
+#define AXVM_MULTIBOOT_MAX_RAM		(3ULL << 30)	/* as Linux mode: the APICs */
+/* The GDT the entry state points at: null, flat code, flat data. */
+#define AXVM_MULTIBOOT_SEL_CODE		0x08
+#define AXVM_MULTIBOOT_SEL_DATA		0x10
+#define AXVM_MULTIBOOT_GDT_SIZE		24
+
+/* One piece of the image, copied from the file and zero-filled after. */
+struct axvm_multiboot_segment {
+	uint64_t offset;	/* in the file */
+	uint64_t file_size;	/* bytes copied from the file */
+	uint64_t addr;		/* guest physical load address */
+	uint64_t mem_size;	/* bytes in memory; past file_size: zeros */
+};
+
+/* What axvm_multiboot_parse() found in the image. */
+struct axvm_multiboot_header {
+	uint32_t offset;	/* of the Multiboot header in the file */
+	uint32_t flags;
+	int aout_kludge;	/* flags bit 16: addresses from the header */
+	uint32_t header_addr, load_addr, load_end_addr, bss_end_addr,
+		 entry_addr;	/* valid with aout_kludge */
+	unsigned int nr_segments;
+	struct axvm_multiboot_segment segments[AXVM_MULTIBOOT_MAX_SEGMENTS];
+	uint64_t entry;		/* physical address of the entry point */
+	uint64_t image_start;	/* lowest byte any segment occupies */
+	uint64_t image_end;	/* and the end of the highest one */
+};
+
+struct axvm_multiboot_module {
+	const uint8_t *data;	/* the file's bytes */
+	uint64_t size;
+	const char *string;	/* its string in the module list (NULL: "") */
+};
+
+/* Where axvm_multiboot_plan() puts everything (guest physical). */
+struct axvm_multiboot_layout {
+	uint64_t info;		/* the boot information area: [info, info_end) */
+	uint64_t info_end;	/* holds the GDT, MBI, memory map, module list, strings */
+	uint64_t gdt;
+	uint64_t mbi;
+	uint64_t mmap;
+	uint32_t mmap_length;	/* bytes */
+	uint64_t mods;		/* the module list (16 bytes per module) */
+	uint64_t cmdline;
+	uint64_t cmdline_len;	/* without the NUL */
+	uint64_t loader_name;
+	uint64_t module_string[AXVM_MULTIBOOT_MAX_MODULES];
+	uint64_t module[AXVM_MULTIBOOT_MAX_MODULES];	/* page-aligned */
+	uint64_t modules_end;	/* 0 without modules */
+	uint64_t mptable;	/* the MP floating pointer at 0xf0000 */
+	uint64_t mptable_size;
+	uint32_t mem_lower;	/* KiB of RAM below 1 MiB (the MBI's) */
+	uint32_t mem_upper;	/* KiB from 1 MiB to the first hole */
+};
+
+struct axvm_multiboot {
+	/* in */
+	const uint8_t *image;	/* the OS image file's bytes */
+	uint64_t image_size;
+	const char *image_name;	/* the command line's first word: the
+				 * image's path, as GRUB and QEMU pass it
+				 * (NULL: none) */
+	const char *append;	/* the rest of the command line (NULL: none) */
+	struct axvm_multiboot_module modules[AXVM_MULTIBOOT_MAX_MODULES];
+	unsigned int nr_modules;
+	uint64_t ram_size;	/* RAM is [0, ram_size) */
+	unsigned int nr_cpus;	/* MP table processors */
+	uint32_t cpu_signature;	/* MP processor entries (axvm_linux_host_cpu()) */
+	uint32_t cpu_features;
+	/* out */
+	struct axvm_multiboot_header hdr;	/* axvm_multiboot_parse() */
+	struct axvm_multiboot_layout layout;	/* axvm_multiboot_plan() */
+	char error[192];	/* why the last call failed, one line */
+};
+
+/*
+ * axvm_multiboot_parse(): finds the header (magic and checksum, 4-byte
+ * aligned, in the first 8 KiB), checks its flags (bits 0 and 1 are
+ * honoured, bit 2, video, and undefined bits 3-15 are refused) and reads
+ * the load addresses from the header (bit 16) or the ELF32 program
+ * headers; -ENOEXEC. axvm_multiboot_plan(): checks the image against
+ * ram_size and the memory map and places the boot information, the
+ * modules and the MP table; -ENOSPC (does not fit), -E2BIG (command
+ * line), -EINVAL (RAM size, CPU or module count).
+ * axvm_multiboot_load(): parse + plan, then writes the image (bss
+ * zeroed), the modules, the GDT, the MBI with its memory map, module
+ * list and strings, and the MP table into ram, a buffer that is guest
+ * physical [0, ram_size). On failure m->error says why.
+ */
+int axvm_multiboot_parse(struct axvm_multiboot *m);
+int axvm_multiboot_plan(struct axvm_multiboot *m);
+int axvm_multiboot_load(struct axvm_multiboot *m, void *ram);
+/*
+ * vCPU 0 at the entry (Multiboot 0.6.96, 3.2 "Machine state"): 32-bit
+ * protected mode, paging off, flat CS (AXVM_MULTIBOOT_SEL_CODE) and data
+ * segments from the GDT in the boot information area, EFLAGS 2 (IF and
+ * VM clear), EAX = AXVM_MULTIBOOT_BOOT_MAGIC, EBX = the MBI, every other
+ * GPR 0 (the OS sets up its own stack), CR4 and EFER 0, an empty IDT.
+ */
+int axvm_multiboot_setup_bsp(struct axvm_vcpu *vcpu,
+			     const struct axvm_multiboot *m);
+
+/*
+ * fw_cfg, QEMU's firmware configuration device, through its legacy I/O
+ * interface (QEMU's docs/specs/fw_cfg.rst): a 16-bit write to the
+ * selector port picks an item, byte reads from the data port return it.
+ * The items a multiboot guest of QEMU's pc machine reads (kvm-unit-tests'
+ * lib/x86/fwcfg.c): the signature "QEMU", the interface ID (1: no DMA),
+ * the RAM size, the CPU count and the maximum CPU count; other items
+ * are empty and read 0. Pure state machine; the caller serializes.
+ */
+#define AXVM_FWCFG_PORT_SEL		0x510
+#define AXVM_FWCFG_PORT_DATA		0x511
+#define AXVM_FWCFG_SIGNATURE		0x00
+#define AXVM_FWCFG_ID			0x01
+#define AXVM_FWCFG_RAM_SIZE		0x03
+#define AXVM_FWCFG_NB_CPUS		0x05
+#define AXVM_FWCFG_MAX_CPUS		0x0f
+
+struct axvm_fwcfg {
+	uint16_t selector;
+	uint32_t offset;	/* next byte of the selected item */
+	uint64_t ram_size;
+	uint16_t nr_cpus;
+};
+
+void axvm_fwcfg_init(struct axvm_fwcfg *f, uint64_t ram_size,
+		     unsigned int nr_cpus);
+/*
+ * One port access: returns 1 if port is the device's (0x510, 0x511),
+ * with *data set for a read, 0 otherwise (untouched). Accesses the
+ * device does not decode (a byte at 0x510, a word at 0x511, ...) read
+ * all-ones and are ignored, as on an empty bus.
+ */
+int axvm_fwcfg_io(struct axvm_fwcfg *f, uint16_t port, unsigned int width,
+		  int is_write, uint32_t *data);
+
 /* --- misc helpers --- */
 /*
  * Parses "64M", "1G", "0x1000", "4096" into bytes (suffixes K M G T,
