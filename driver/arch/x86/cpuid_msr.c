@@ -151,7 +151,9 @@ static void x86_cpuid_leaf1(const struct x86_cpuid_ctx *ctx, u32 *r)
 	r[3] &= edx_ok;
 	if (ctx->lapic) {
 		r[2] |= BIT(21) | BIT(24);		/* x2APIC, TSC deadline */
-		r[3] |= BIT(9);				/* APIC */
+		/* APIC follows IA32_APIC_BASE.EN (SDM vol. 3, 10.4.3). */
+		if (ctx->apic_enabled)
+			r[3] |= BIT(9);
 	}
 	/* AVX, FMA and F16C need the YMM state component. */
 	if (!(x86_guest_xcr0_mask() & XCR0_YMM))
@@ -295,8 +297,20 @@ void x86_cpuid(const struct x86_cpuid_ctx *ctx, u32 leaf, u32 subleaf,
 	case 0xd:
 		x86_cpuid_leafd(ctx, subleaf, out);
 		break;
-	case 8: case 9: case 0xa: case 0xb: case 0xc:
+	case 8: case 9: case 0xa: case 0xc:
 		out[0] = out[1] = out[2] = out[3] = 0;
+		break;
+	case 0xb:
+		/*
+		 * No topology levels (one vCPU per socket): every subleaf
+		 * is invalid, EAX = EBX = 0 and ECX = the subleaf with level
+		 * type 0; EDX still holds the x2APIC ID, as for any
+		 * subleaf (SDM vol. 2, CPUID leaf 0BH; APM vol. 3,
+		 * Fn0000_000B_EDX).
+		 */
+		out[0] = out[1] = 0;
+		out[2] = subleaf & 0xff;
+		out[3] = ctx->vcpu_id;
 		break;
 	default:
 		x86_cpuid_ext(leaf, out);

@@ -10,8 +10,8 @@
  * State and who touches it:
  *  - IRR is the core's vcpu->pending_irqs: any thread sets bits (atomic
  *    bitops), only the vCPU clears them when it accepts a vector.
- *  - TMR bits are set by senders next to the IRR bit, cleared by the
- *    vCPU's EOI.
+ *  - TMR bits are set (level) or cleared (edge) by senders next to the
+ *    IRR bit; the vCPU's EOI reads them.
  *  - ISR, TPR, LVTs, ICR, timer configuration: only the vCPU's own
  *    thread, with its run_lock held (exits, RESET).
  *  - INIT, SIPI and NMI requests: atomic bits in `events`, the SIPI
@@ -153,12 +153,63 @@ void x86_lapic_irq_accepted(struct axvm_vcpu *vcpu, int vector)
 		__set_bit(vector, vcpu->lapic->isr);
 }
 
+/*
+ * CR8 is TPR[7:4] (SDM vol. 3, 10.8.6.1 "Interaction of Task Priorities
+ * between CR8 and APIC"): reading CR8 returns TPR[7:4], writing it sets
+ * TPR[7:4] and clears TPR[3:0]. The backend keeps the guest's CR8 in
+ * sync with these.
+ */
+u8 x86_lapic_cr8(struct axvm_vcpu *vcpu)
+{
+	return lapic_live(vcpu) ? vcpu->lapic->tpr >> 4 : 0;
+}
+
+void x86_lapic_set_cr8(struct axvm_vcpu *vcpu, u8 cr8)
+{
+	if (lapic_live(vcpu))
+		vcpu->lapic->tpr = (cr8 & 0xf) << 4;
+}
+
+/* A pending interrupt that only the TPR holds back: lowering it delivers. */
+bool x86_lapic_held_by_tpr(struct axvm_vcpu *vcpu)
+{
+	struct axvm_lapic *l = vcpu->lapic;
+	int v = lapic_highest(vcpu->pending_irqs);
+	int isrv;
+
+	if (!lapic_live(vcpu) || v < 0 || !lapic_enabled(l) ||
+	    (v & 0xf0) > (l->tpr & 0xf0))
+		return false;
+	isrv = lapic_highest(l->isr);
+	return isrv < 0 || (v & 0xf0) > (isrv & 0xf0);
+}
+
+/*
+ * IA32_APIC_BASE.EN: with it clear the CPU is "functionally equivalent
+ * to an IA-32 processor without an on-chip APIC" and CPUID.01H:EDX.APIC
+ * reads 0 (SDM vol. 3, 10.4.3).
+ */
+bool x86_lapic_hw_enabled(struct axvm_vcpu *vcpu)
+{
+	return lapic_live(vcpu) &&
+	       (vcpu->lapic->apic_base & APIC_BASE_ENABLE);
+}
+
 bool x86_lapic_take_nmi(struct axvm_vcpu *vcpu)
 {
 	return lapic_live(vcpu) &&
 	       test_and_clear_bit(LAPIC_EV_NMI, &vcpu->lapic->events);
 }
 
+/*
+ * The TMR bit stays as the vector's last acceptance set it: EOI does not
+ * clear it, only the next edge-triggered acceptance of that vector does
+ * (SDM vol. 3, 10.8.4: "Upon acceptance of an interrupt into the IRR,
+ * the corresponding TMR bit is cleared for edge-triggered interrupts and
+ * set for level-triggered interrupts. If a TMR bit is set when an EOI
+ * cycle for its corresponding interrupt vector is generated, an EOI
+ * message is sent to all I/O APICs.").
+ */
 static void lapic_eoi(struct axvm_vcpu *vcpu)
 {
 	struct axvm_lapic *l = vcpu->lapic;
@@ -167,7 +218,7 @@ static void lapic_eoi(struct axvm_vcpu *vcpu)
 	if (v < 0)
 		return;
 	__clear_bit(v, l->isr);
-	if (test_and_clear_bit(v, l->tmr))
+	if (test_bit(v, l->tmr))
 		x86_ioapic_eoi(vcpu->vm, v);
 }
 
@@ -606,6 +657,8 @@ static int lapic_set_apic_base(struct axvm_lapic *l, u64 val)
 	if ((old & APIC_BASE_EXTD) && (val & APIC_BASE_ENABLE) &&
 	    !(val & APIC_BASE_EXTD))
 		return -EINVAL;		/* x2APIC -> xAPIC needs a disable */
+	if (!(old & APIC_BASE_ENABLE) && (val & APIC_BASE_EXTD))
+		return -EINVAL;		/* disabled -> x2APIC goes by xAPIC */
 	l->apic_base = val;
 	if (!(val & APIC_BASE_ENABLE))
 		x86_lapic_reset(l->vcpu, true);

@@ -74,6 +74,12 @@ struct axvm_io_dev *x86_lapic_device_create(struct axvm_vm *vm);
 int x86_lapic_next_irq(struct axvm_vcpu *vcpu);
 void x86_lapic_irq_accepted(struct axvm_vcpu *vcpu, int vector);
 bool x86_lapic_take_nmi(struct axvm_vcpu *vcpu);
+/* CR8, the TPR's priority class (0 without a live local APIC). */
+u8 x86_lapic_cr8(struct axvm_vcpu *vcpu);
+void x86_lapic_set_cr8(struct axvm_vcpu *vcpu, u8 cr8);
+bool x86_lapic_held_by_tpr(struct axvm_vcpu *vcpu);
+/* IA32_APIC_BASE.EN (false without a live local APIC): CPUID's APIC bit. */
+bool x86_lapic_hw_enabled(struct axvm_vcpu *vcpu);
 
 /* MSRs: 0 handled, -EINVAL for #GP, -ENOENT if not an APIC MSR. */
 int x86_lapic_rdmsr(struct axvm_vcpu *vcpu, u32 msr, u64 *val);

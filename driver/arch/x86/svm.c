@@ -592,6 +592,39 @@ static void svm_inject_pending_irq(struct axvm_vcpu *vcpu,
 }
 
 /*
+ * The guest's CR8 and its local APIC's TPR are one register (SDM vol. 3,
+ * 10.8.6.1). With V_INTR_MASKING the guest's MOV to/from CR8 uses V_TPR
+ * in the VMCB instead (APM vol. 2, 15.21 "Interrupt and Local APIC
+ * Support", virtualizing APIC.TPR), so the two are synced around
+ * each VMRUN: the TPR (which MMIO and MSR writes change) into V_TPR on
+ * entry, V_TPR back into the TPR on exit. While an interrupt is pending
+ * that only the TPR holds back, CR8 writes are intercepted too, so that
+ * lowering CR8 delivers it at once (svm_exit_cr_write()).
+ */
+static void svm_sync_cr8_to_guest(struct axvm_vcpu *vcpu,
+				  struct svm_vcpu *svm)
+{
+	struct vmcb_control *c = &svm->vmcb->control;
+
+	if (!READ_ONCE(vcpu->vm->has_lapic))
+		return;
+	c->int_ctl = (c->int_ctl & ~SVM_INT_CTL_V_TPR) | x86_lapic_cr8(vcpu);
+	if (x86_lapic_held_by_tpr(vcpu))
+		c->intercept_cr |= SVM_CR_WRITE(8);
+	else
+		c->intercept_cr &= ~SVM_CR_WRITE(8);
+}
+
+static void svm_sync_cr8_from_guest(struct axvm_vcpu *vcpu,
+				    struct svm_vcpu *svm)
+{
+	u8 v_tpr = svm->vmcb->control.int_ctl & SVM_INT_CTL_V_TPR;
+
+	if (READ_ONCE(vcpu->vm->has_lapic) && v_tpr != x86_lapic_cr8(vcpu))
+		x86_lapic_set_cr8(vcpu, v_tpr);
+}
+
+/*
  * What a VMRUN that fails its consistency checks (VMEXIT_INVALID) may
  * leave undefined: QEMU writes back whatever it had half loaded. Putting
  * these back lets userspace fix the state it gave and run on.
@@ -647,6 +680,7 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 	}
 	/* After IN_GUEST: an interrupt raised from now on kicks us. */
 	svm_inject_pending_irq(vcpu, svm);
+	svm_sync_cr8_to_guest(vcpu, svm);
 	svm_sync_lme(svm);
 	svm_assign_asid(svm, to_svm_vm(vcpu->vm), cpu);
 	svm->vmcb->control.clean_bits = 0;
@@ -669,6 +703,7 @@ static bool svm_run_irqs_off(struct axvm_vcpu *vcpu, struct svm_vcpu *svm)
 
 	if ((u32)svm->vmcb->control.exit_code == (u32)SVM_EXIT_INVALID)
 		svm_undo_failed_entry(svm, &entry);
+	svm_sync_cr8_from_guest(vcpu, svm);
 	svm->gprs[GPR_RAX] = svm->vmcb->save.rax;
 	svm->gprs[GPR_RSP] = svm->vmcb->save.rsp;
 	atomic_set(&vcpu->mode, AXVM_VCPU_OUTSIDE);
@@ -851,6 +886,7 @@ static enum axvm_entry_result svm_exit_cpuid(struct axvm_vcpu *vcpu,
 		.cr4 = svm->vmcb->save.cr4,
 		.xcr0 = svm->xcr0,
 		.lapic = READ_ONCE(vcpu->vm->has_lapic),
+		.apic_enabled = x86_lapic_hw_enabled(vcpu),
 		.pvclock = x86_pvclock_available(),
 		.pvclock_stable = x86_pvclock_stable(),
 	};
@@ -921,6 +957,23 @@ static int svm_wrmsr_pvclock(struct axvm_vcpu *vcpu, struct svm_vcpu *svm,
 				   svm->vmcb->control.tsc_offset) ? -EINVAL : 0;
 }
 
+/*
+ * The legacy AMD performance counters: PerfEvtSel0-3 (0xc0010000-3) and
+ * PerfCtr0-3 (0xc0010004-7), AMD64 APM vol. 2, 13.2 "Performance
+ * Monitoring Counters". Every AMD64 CPU has them and no CPUID bit says
+ * so (only the extended set, PerfCtrExtCore, has one, and we hide it),
+ * so an AMD guest may touch them without asking: kvm-unit-tests'
+ * pmu_init() clears all eight at boot. We do not virtualise a PMU: they
+ * read as 0 (no event selected, nothing counted) and a write of 0, which
+ * changes nothing, is accepted; any other value would program a counter
+ * we do not have and raises #GP, as for DEBUGCTL (Linux's perf probe
+ * then reports "Broken PMU hardware" and uses software events).
+ */
+static bool svm_msr_is_legacy_perf(u32 msr)
+{
+	return msr >= MSR_K7_EVNTSEL0 && msr <= MSR_K7_PERFCTR3;
+}
+
 /* Returns 0, or -EINVAL for "inject #GP". */
 static int svm_rdmsr(struct axvm_vcpu *vcpu, struct svm_vcpu *svm, u32 msr,
 		     u64 *val)
@@ -957,6 +1010,10 @@ static int svm_rdmsr(struct axvm_vcpu *vcpu, struct svm_vcpu *svm, u32 msr,
 		*val = 0;
 		return 0;
 	default:
+		if (svm_msr_is_legacy_perf(msr)) {
+			*val = 0;
+			return 0;
+		}
 		return -EINVAL;
 	}
 }
@@ -1014,6 +1071,8 @@ static int svm_wrmsr(struct axvm_vcpu *vcpu, struct svm_vcpu *svm, u32 msr,
 	case MSR_IA32_DEBUGCTLMSR:
 		return val ? -EINVAL : 0;
 	default:
+		if (svm_msr_is_legacy_perf(msr))
+			return val ? -EINVAL : 0;
 		return -EINVAL;
 	}
 }
@@ -1113,6 +1172,10 @@ static enum axvm_entry_result svm_exit_vmmcall(struct axvm_vcpu *vcpu,
 	return AXVM_ENTRY_USER;
 }
 
+#define X86_DR6_BD	BIT(13)		/* debug register access detected */
+#define X86_DR7_FIXED_1	BIT(10)		/* reads as 1 */
+#define X86_DR7_FIXED_0	(BIT(11) | BIT(12) | BIT(14) | BIT(15))
+
 /*
  * MOV to/from DRn: emulated against shadow registers that never reach
  * the hardware, so a guest cannot arm breakpoints on host addresses.
@@ -1124,15 +1187,25 @@ static enum axvm_entry_result svm_exit_dr(struct axvm_vcpu *vcpu,
 	bool write = code >= SVM_EXIT_READ_DR0 + 16;
 	unsigned int dr = (code - SVM_EXIT_READ_DR0) & 15;
 	unsigned int gpr, len;
-	u64 *slot;
+	u64 *slot, val;
 	int ret;
 
 	if (svm->vmcb->save.cpl != 0) {
 		svm_inject_gp(svm);
 		return AXVM_ENTRY_HANDLED;
 	}
-	if (dr == 4 || dr == 5)
-		dr += 2;		/* aliases of DR6/DR7 (CR4.DE=0) */
+	if (dr == 4 || dr == 5) {
+		/*
+		 * Aliases of DR6/DR7 only while CR4.DE is clear; with debug
+		 * extensions on they are reserved (SDM vol. 3, 17.2.2; vol.
+		 * 2, "MOV--Move to/from Debug Registers": #UD).
+		 */
+		if (svm->vmcb->save.cr4 & X86_CR4_DE) {
+			svm_inject_ud(svm);
+			return AXVM_ENTRY_HANDLED;
+		}
+		dr += 2;
+	}
 	if (dr > 7) {
 		svm_inject_ud(svm);
 		return AXVM_ENTRY_HANDLED;
@@ -1145,10 +1218,30 @@ static enum axvm_entry_result svm_exit_dr(struct axvm_vcpu *vcpu,
 	if (ret)
 		return svm_internal(vcpu, AXVM_INTERNAL_EMULATION);
 	slot = dr < 4 ? &svm->dr[dr] : dr == 6 ? &svm->dr6 : &svm->dr7;
-	if (write)
-		*slot = svm->gprs[gpr];
-	else
+	if (!write) {
 		svm->gprs[gpr] = *slot;
+		svm_skip(svm, len);
+		return AXVM_ENTRY_HANDLED;
+	}
+	val = svm->gprs[gpr];
+	if (svm_cpu_mode(svm) != 64)
+		val = (u32)val;
+	/*
+	 * DR6 and DR7 are 32-bit registers with fixed bits: a 1 in bits
+	 * 63:32 is a #GP (SDM vol. 2, "MOV--Move to/from Debug Registers");
+	 * DR6's reserved bits read as 1 except bit 12, DR7's bit 10 reads
+	 * as 1 and bits 11, 12, 14 and 15 as 0 (SDM vol. 3, 17.2.3, 17.2.4).
+	 */
+	if (dr >= 6 && (val >> 32)) {
+		svm_inject_gp(svm);
+		return AXVM_ENTRY_HANDLED;
+	}
+	if (dr == 6)
+		val = (val & (DR_TRAP_BITS | X86_DR6_BD | DR_STEP | DR_SWITCH)) |
+		      DR6_RESERVED;
+	else if (dr == 7)
+		val = (val & ~X86_DR7_FIXED_0) | X86_DR7_FIXED_1;
+	*slot = val;
 	svm_skip(svm, len);
 	return AXVM_ENTRY_HANDLED;
 }
@@ -1207,7 +1300,10 @@ static int svm_decode_mov_crdr(struct axvm_vcpu *vcpu, unsigned int *gpr,
 	return 0;
 }
 
-/* MOV to CR0/CR4 while svm_sync_lme() watches (SDM vol. 2, "MOV CRn"). */
+/*
+ * MOV to CR0/CR4 while svm_sync_lme() watches, and to CR8 while
+ * svm_sync_cr8_to_guest() does (SDM vol. 2, "MOV CRn").
+ */
 static enum axvm_entry_result svm_exit_cr_write(struct axvm_vcpu *vcpu,
 						struct svm_vcpu *svm, int cr)
 {
@@ -1224,7 +1320,16 @@ static enum axvm_entry_result svm_exit_cr_write(struct axvm_vcpu *vcpu,
 	val = svm->gprs[gpr];
 	if (svm_cpu_mode(svm) != 64)
 		val = (u32)val;
-	if (cr == 0) {
+	if (cr == 8) {
+		/* Bits 63:4 are reserved (SDM vol. 3, 2.5 "Control Registers"). */
+		if (val & ~SVM_INT_CTL_V_TPR) {
+			svm_inject_gp(svm);
+			return AXVM_ENTRY_HANDLED;
+		}
+		x86_lapic_set_cr8(vcpu, val);
+		svm->vmcb->control.int_ctl =
+			(svm->vmcb->control.int_ctl & ~SVM_INT_CTL_V_TPR) | val;
+	} else if (cr == 0) {
 		/* PG needs PE; NW needs CD; long mode needs PAE. */
 		if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
 		    ((val & X86_CR0_NW) && !(val & X86_CR0_CD)) ||
@@ -1261,6 +1366,22 @@ static enum axvm_entry_result svm_exit_npf(struct axvm_vcpu *vcpu,
 static enum axvm_entry_result svm_exit_exception(struct svm_vcpu *svm,
 						 unsigned int vector)
 {
+	if (vector == X86_VEC_DB) {
+		/*
+		 * The CPU recorded this #DB's cause (B0-B3, BD, BS, BT) in
+		 * DR6 before the intercept, and VMCB.DR6 holds it (APM vol.
+		 * 2, 15.12 "Exception Intercepts"); the guest reads DR6 from
+		 * our shadow, so the cause goes there as the CPU would have
+		 * put it: B0-B3 describe this exception, BD, BS and BT stay
+		 * set until software clears them (SDM vol. 3, 17.2.3). Its
+		 * handler then sees e.g. BS for a single step.
+		 */
+		u64 hw = svm->vmcb->save.dr6 & (DR_TRAP_BITS | X86_DR6_BD |
+						DR_STEP | DR_SWITCH);
+
+		svm->dr6 = (svm->dr6 & ~(u64)DR_TRAP_BITS) | hw;
+		svm->vmcb->save.dr6 = DR6_RESERVED;
+	}
 	if (vector == X86_VEC_MC) {
 		/* A host machine check: let the host's handler see it. */
 		asm volatile("int $0x12");
@@ -1335,6 +1456,9 @@ static enum axvm_entry_result svm_handle_exit(struct axvm_vcpu *vcpu,
 	case SVM_EXIT_WRITE_CR4:
 		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
 		return svm_exit_cr_write(vcpu, svm, 4);
+	case SVM_EXIT_WRITE_CR8:
+		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
+		return svm_exit_cr_write(vcpu, svm, 8);
 	case SVM_EXIT_CR0_SEL_WRITE:
 		axvm_stat_inc(vcpu, AXVM_STAT_OTHER);
 		return svm_exit_cr_write(vcpu, svm, 0);

@@ -32,6 +32,7 @@ enum svm_intercept_misc2 {
 
 /* APM vol. 2, appendix C: exit codes. */
 #define SVM_EXIT_WRITE_CR4	0x014
+#define SVM_EXIT_WRITE_CR8	0x018
 #define SVM_EXIT_READ_DR0	0x020
 #define SVM_EXIT_WRITE_DR7	0x03f
 #define SVM_EXIT_EXCP_BASE	0x040
@@ -99,6 +100,7 @@ enum svm_intercept_misc2 {
 #define SVM_TLB_FLUSH_ALL	1	/* every ASID on this CPU */
 #define SVM_TLB_FLUSH_ASID	3	/* this guest's ASID */
 
+#define SVM_INT_CTL_V_TPR		0xfULL		/* bits 3:0 */
 #define SVM_INT_CTL_V_IRQ		(1ULL << 8)
 #define SVM_INT_CTL_V_IGN_TPR		(1ULL << 20)
 #define SVM_INT_CTL_V_INTR_MASKING	(1ULL << 24)

@@ -28,6 +28,7 @@ struct x86_cpuid_ctx {
 	u64 cr4;		/* for the dynamic OSXSAVE bit */
 	u64 xcr0;		/* for leaf 0xd's current save size */
 	bool lapic;		/* the VM has local APICs (lapic.c) */
+	bool apic_enabled;	/* ... and this one's IA32_APIC_BASE.EN is set */
 	bool pvclock;		/* the KVM clock is offered (pvclock.c) */
 	bool pvclock_stable;	/* ... with the stable flag */
 };
