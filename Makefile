@@ -14,6 +14,10 @@
 #   make demo-shell   the same Linux guest, interactive: this terminal ends
 #                     at the guest's shell (leave with poweroff or Ctrl-A x)
 #   make bench        axvm vs KVM vs bare VMRUN in one test VM (bench/run)
+#   make kvm-unit-tests  by hand: kvm-unit-tests' x86 tests on axvm in one test
+#                     VM, next to KVM's results (scripts/kvm-unit-tests; needs
+#                     ../shared/third_party/kvm-unit-tests-*.tar.gz or
+#                     KUT_ARGS="SOURCE [TEST...]")
 #   make clean        remove build products and test VM logs (keeps the
 #                     .build/ksft cache; make distclean removes it too)
 #
@@ -27,7 +31,7 @@ W ?= 1
 KSFT_DEFAULT := $(CURDIR)/.build/ksft
 KSFT_INC ?= $(KSFT_DEFAULT)
 
-.PHONY: all module userspace selftests ksft-headers check demo demo-shell clean distclean help
+.PHONY: all module userspace selftests ksft-headers check demo demo-shell kvm-unit-tests clean distclean help
 
 all: module userspace selftests
 
@@ -60,6 +64,10 @@ demo:
 demo-shell:
 	$(CURDIR)/scripts/demo --shell
 
+# Not part of make check: the suite's source is outside the repository.
+kvm-unit-tests:
+	$(CURDIR)/scripts/kvm-unit-tests $(KUT_ARGS)
+
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	@if [ -f userspace/Makefile ]; then $(MAKE) -C userspace clean; fi
@@ -74,7 +82,7 @@ distclean: clean
 	rm -rf $(CURDIR)/.build
 
 help:
-	@sed -n '3,24s/^# \{0,1\}//p' $(CURDIR)/Makefile
+	@sed -n '3,28s/^# \{0,1\}//p' $(CURDIR)/Makefile
 
 # Benchmarks (Documentation/benchmarks.md): results in bench/results/.
 .PHONY: bench
