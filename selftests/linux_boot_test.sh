@@ -24,7 +24,7 @@ KERNEL=$GUEST/vmlinuz
 INITRD=$GUEST/initrd.gz
 BOOT_TIMEOUT=${AXVM_BOOT_TIMEOUT:-300}
 MEM=256M
-CMDLINE="console=ttyS0 reboot=k panic=-1"
+CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off"	# the launcher's default
 TESTS="t_boot_1cpu t_boot_2cpus t_truncated_100k t_truncated_1m
        t_not_bzimage t_triple_fault t_reboot t_console_once t_terminal"
 

@@ -2123,10 +2123,12 @@ static void guest_pvclock(void)
 	GUEST_ASSERT(p->tsc_to_system_mul != 0);
 	GUEST_ASSERT_EQ(!!(p->flags & PVCLOCK_TSC_STABLE_BIT), stable);
 	guest_pvclock_advances(p);
-	/* A record that would cross a page is refused. */
+	/* A record that would cross a page is refused, the MSR unchanged. */
 	GUEST_ASSERT_EQ(wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW,
 				   PAGE_CROSSING_GPA | KVM_SYSTEM_TIME_ENABLE),
 			GP_VECTOR);
+	GUEST_ASSERT_EQ(rdmsr(MSR_KVM_SYSTEM_TIME_NEW),
+			PVCLOCK_GPA | KVM_SYSTEM_TIME_ENABLE);
 	/* The wall clock: the real time at guest time 0. */
 	wrmsr(MSR_KVM_WALL_CLOCK_NEW, WALL_CLOCK_GPA);
 	GUEST_ASSERT(w->version != 0);

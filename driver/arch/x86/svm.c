@@ -946,15 +946,18 @@ static int svm_wrmsr_pvclock(struct axvm_vcpu *vcpu, struct svm_vcpu *svm,
 	if (!x86_pvclock_available() ||
 	    (msr != MSR_KVM_SYSTEM_TIME_NEW && msr != MSR_KVM_WALL_CLOCK_NEW))
 		return -ENOENT;
+	/* A write that raises #GP changes nothing: the MSR keeps its value. */
 	if (msr == MSR_KVM_WALL_CLOCK_NEW) {
+		if (x86_pvclock_wall_clock(vcpu, val))
+			return -EINVAL;
 		svm->wall_clock_msr = val;
-		return x86_pvclock_wall_clock(vcpu, val) ? -EINVAL : 0;
+		return 0;
 	}
-	svm->pvclock_msr = val;
-	if (!(val & 1))
-		return 0;	/* disabled: the guest stops reading it */
-	return x86_pvclock_publish(vcpu, val & ~1ULL,
-				   svm->vmcb->control.tsc_offset) ? -EINVAL : 0;
+	if ((val & 1) && x86_pvclock_publish(vcpu, val & ~1ULL,
+					     svm->vmcb->control.tsc_offset))
+		return -EINVAL;
+	svm->pvclock_msr = val;	/* bit 0 clear: the guest stops reading it */
+	return 0;
 }
 
 /*
