@@ -1384,6 +1384,19 @@ static void guest_timer_oneshot(void)
 	c2 = apic_read(APIC_TMCCT);
 	GUEST_ASSERT(c1 > 0);
 	GUEST_ASSERT(c2 <= c1);
+	/*
+	 * Switching between one-shot and periodic keeps TMICT and the count
+	 * going (hardware and KVM do; kvm-unit-tests' apic test checks it);
+	 * only entering or leaving TSC-deadline mode disarms (10.5.4.1).
+	 */
+	apic_write(APIC_LVT_TIMER, TIMER_VECTOR | LVT_TIMER_PERIODIC);
+	GUEST_ASSERT_EQ(apic_read(APIC_TMICT), ~0U);
+	c1 = apic_read(APIC_TMCCT);
+	GUEST_ASSERT(c1 > 0 && c1 <= c2);
+	apic_write(APIC_LVT_TIMER, TIMER_VECTOR | LVT_TIMER_ONESHOT);
+	GUEST_ASSERT_EQ(apic_read(APIC_TMICT), ~0U);
+	c2 = apic_read(APIC_TMCCT);
+	GUEST_ASSERT(c2 > 0 && c2 <= c1);
 	/* ...and a zero initial count stops it. */
 	apic_write(APIC_TMICT, 0);
 	GUEST_ASSERT_EQ(apic_read(APIC_TMCCT), 0);

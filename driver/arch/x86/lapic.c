@@ -399,16 +399,23 @@ static void lapic_timer_stop(struct axvm_lapic *l)
 	l->period_ns = 0;
 }
 
+/* One count of tmict * divisor bus clocks, in host nanoseconds. */
+static u64 lapic_count_ns(const struct axvm_lapic *l)
+{
+	u64 ns = (u64)l->tmict * lapic_divisor(l) * APIC_BUS_NS;
+
+	/* A period too short to serve only floods the host: 10 us floor. */
+	return max_t(u64, ns, 10 * NSEC_PER_USEC);
+}
+
 /* TMICT written: count down tmict * divisor bus clocks. */
 static void lapic_timer_start_count(struct axvm_lapic *l)
 {
-	u64 ns = (u64)l->tmict * lapic_divisor(l) * APIC_BUS_NS;
+	u64 ns = lapic_count_ns(l);
 
 	lapic_timer_stop(l);
 	if (!l->tmict || lapic_timer_mode(l) == APIC_TIMER_DEADLINE)
 		return;
-	/* A period too short to serve only floods the host: 10 us floor. */
-	ns = max_t(u64, ns, 10 * NSEC_PER_USEC);
 	if (lapic_timer_mode(l) == APIC_TIMER_PERIODIC)
 		l->period_ns = ns;
 	l->armed_at = ktime_get();
@@ -454,15 +461,28 @@ static void lapic_write_lvt_timer(struct axvm_lapic *l, u32 val)
 {
 	u32 old_mode = lapic_timer_mode(l);
 
+	u32 new_mode = val & APIC_LVT_TIMER_MODE;
+
 	if (!(l->svr & APIC_SVR_ENABLE))
 		val |= LAPIC_LVT_MASKED;
-	/* A mode change stops the timer (SDM vol. 3, 10.5.4.1). */
-	if ((val & APIC_LVT_TIMER_MODE) != old_mode) {
+	/*
+	 * Entering or leaving TSC-deadline mode disarms the timer (SDM
+	 * vol. 3, 10.5.4.1). Between one-shot and periodic the count goes
+	 * on, as hardware and KVM do (kvm-unit-tests' apic test checks
+	 * it): the current count ends, and only then does the new mode
+	 * decide whether it reloads.
+	 */
+	if ((new_mode == APIC_TIMER_DEADLINE) !=
+	    (old_mode == APIC_TIMER_DEADLINE)) {
 		lapic_timer_stop(l);
 		l->tmict = 0;
 		l->tsc_deadline = 0;
 	}
 	WRITE_ONCE(l->lvt[0], val & apic_lvt_mask[0]);
+	if (new_mode != old_mode && new_mode != APIC_TIMER_DEADLINE &&
+	    old_mode != APIC_TIMER_DEADLINE)
+		WRITE_ONCE(l->period_ns, new_mode == APIC_TIMER_PERIODIC ?
+			   lapic_count_ns(l) : 0);
 }
 
 /* ------------------------------------------------------------------ */
