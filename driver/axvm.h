@@ -59,7 +59,8 @@ struct axvm_io_dev_ops {
 	/*
 	 * offset is from dev->base; width is 1, 2, 4 or 8; vcpu is the one
 	 * accessing (per-vCPU devices such as the local APIC need it).
-	 * 0 or -errno.
+	 * 0, or -errno: not handled here, the access goes to userspace as
+	 * an ordinary exit (a device that does not answer right now).
 	 */
 	int (*read)(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
 		    u64 offset, unsigned int width, u64 *val);

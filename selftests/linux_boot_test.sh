@@ -220,6 +220,13 @@ t_console_once() {
 # restored.  The guest computes 6*7 so that the answer cannot be the echo.
 t_terminal() {
 	desc="on a terminal: typed input reaches the guest's shell, Ctrl-A x quits (status 5), the terminal is restored"
+	# Boots with the launcher on a pseudo-terminal have crashed the guest
+	# or the whole test VM now and then (testing.md, "Known problems"):
+	# run by hand until that is understood.
+	if [ "${AXVM_TERMINAL_TEST:-0}" != 1 ]; then
+		skip="set AXVM_TERMINAL_TEST=1: pty boots intermittently crash the emulated test VM (testing.md, Known problems)"
+		return 0
+	fi
 	if [ ! -x "$PTY_RUN" ]; then
 		echo "# $PTY_RUN is missing"
 		return 1

@@ -308,6 +308,9 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
+/* What the host answers for MMIO nobody claims, as the launcher does. */
+#define UNCLAIMED_MMIO		0xffffffffU
+
 static inline uint32_t mmio_read32(uint64_t gpa)
 {
 	return *(volatile uint32_t *)(uintptr_t)gpa;
@@ -1284,8 +1287,8 @@ static void guest_x2apic_registers(uint32_t xapic_ver)
 	GUEST_ASSERT_EQ(rdmsr(X2APIC_MSR(APIC_ID)), BSP_ID);
 	GUEST_ASSERT_EQ(rdmsr(X2APIC_MSR(APIC_LDR)), X2APIC_LDR(BSP_ID));
 	GUEST_ASSERT_EQ(rdmsr(X2APIC_MSR(APIC_LVR)), xapic_ver);
-	/* The MMIO page reads 0 now. */
-	GUEST_ASSERT_EQ(mmio_read32(LAPIC_GPA + APIC_LVR), 0);
+	/* The MMIO page does not answer now: the host does (10.12.2). */
+	GUEST_ASSERT_EQ(mmio_read32(LAPIC_GPA + APIC_LVR), UNCLAIMED_MMIO);
 	/* Write-only, read-only and missing registers; a non-zero EOI. */
 	GUEST_ASSERT_EQ(rdmsr_safe(X2APIC_MSR(APIC_EOI), &v), GP_VECTOR);
 	GUEST_ASSERT_EQ(rdmsr_safe(X2APIC_MSR(APIC_SELF_IPI), &v), GP_VECTOR);
@@ -1332,7 +1335,8 @@ static void guest_x2apic_mode(void)
 	GUEST_ASSERT_EQ(wrmsr_safe(MSR_IA32_APICBASE, base), GP_VECTOR);
 	wrmsr(MSR_IA32_APICBASE, base & ~(APICBASE_EN | APICBASE_EXTD));
 	guest_x2apic[BSP_ID] = 0;
-	GUEST_ASSERT_EQ(mmio_read32(LAPIC_GPA + APIC_LVR), 0);
+	/* Disabled, the xAPIC page does not answer: the host does. */
+	GUEST_ASSERT_EQ(mmio_read32(LAPIC_GPA + APIC_LVR), UNCLAIMED_MMIO);
 	wrmsr(MSR_IA32_APICBASE, base);
 	guest_check_apic_reset_state();
 }
@@ -1345,12 +1349,26 @@ TEST(x2apic)
 	struct axvm_stats st;
 	struct tvcpu *vcpu;
 	struct tvm *vm;
+	int i;
 
 	REQUIRE_FEATURE(AXVM_FEATURE_X86_PLATFORM);
 	vm = platform_vm(&vcpu, guest_x2apic_mode, false);
 	set_gate(vm, IPI_VECTOR);
 	set_gate(vm, IPI_VECTOR_HIGH);
 	vm_start(vm);
+	/*
+	 * The reads of the xAPIC page in x2APIC mode and with the APIC
+	 * disabled come out as MMIO exits (10.12.2, 10.4.3).
+	 */
+	for (i = 0; i < 2; i++) {
+		vcpu_run(vcpu);
+		ucall_check_abort(vcpu);
+		ASSERT_EXIT(vcpu, AXVM_EXIT_MMIO);
+		ASSERT_EQ(LAPIC_GPA + APIC_LVR, vcpu->v.run->mmio.gpa);
+		ASSERT_EQ(4, vcpu->v.run->mmio.width);
+		ASSERT_EQ(0, vcpu->v.run->mmio.is_write);
+		vcpu->v.run->mmio.data = UNCLAIMED_MMIO;
+	}
 	vcpu_run_done(vcpu);
 	st = vcpu_stats(vcpu);
 	ASSERT_EQ((uint64_t)X2APIC_IPIS, st.exits[AXVM_STAT_IPI]);

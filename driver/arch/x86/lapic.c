@@ -636,16 +636,28 @@ static int lapic_write_reg(struct axvm_vcpu *vcpu, u32 reg, u32 val)
 /* ------------------------------------------------------------------ */
 
 /* The bus hands every vCPU's access to the same device. */
+/*
+ * The xAPIC page answers only in xAPIC mode. With the APIC disabled in
+ * IA32_APIC_BASE, or in x2APIC mode, it does not respond (SDM vol. 3,
+ * 10.4.3 and 10.12.2): the access goes on down the bus, here to
+ * userspace as an MMIO exit (the launcher answers all-ones).
+ */
+static bool lapic_mmio_claimed(const struct axvm_lapic *l)
+{
+	return (l->apic_base & APIC_BASE_ENABLE) && !lapic_x2apic(l);
+}
+
 static int lapic_mmio_read(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
 			   u64 offset, unsigned int width, u64 *val)
 {
 	struct axvm_lapic *l = vcpu->lapic;
 	u32 v = 0;
 
+	if (!lapic_mmio_claimed(l))
+		return -ENXIO;
 	axvm_stat_inc(vcpu, AXVM_STAT_APIC_ACCESS);
-	/* x2APIC mode, or a misaligned access: reads as zeros. */
-	if (!lapic_x2apic(l) && (l->apic_base & APIC_BASE_ENABLE) &&
-	    width == 4 && !(offset & 0xf))
+	/* A misaligned or narrow access reads as zeros. */
+	if (width == 4 && !(offset & 0xf))
 		lapic_read_reg(vcpu, offset, &v);
 	*val = v;
 	return 0;
@@ -656,9 +668,10 @@ static int lapic_mmio_write(struct axvm_io_dev *dev, struct axvm_vcpu *vcpu,
 {
 	struct axvm_lapic *l = vcpu->lapic;
 
+	if (!lapic_mmio_claimed(l))
+		return -ENXIO;
 	axvm_stat_inc(vcpu, AXVM_STAT_APIC_ACCESS);
-	if (!lapic_x2apic(l) && (l->apic_base & APIC_BASE_ENABLE) &&
-	    width == 4 && !(offset & 0xf) && offset != APIC_REG_SELF_IPI)
+	if (width == 4 && !(offset & 0xf) && offset != APIC_REG_SELF_IPI)
 		lapic_write_reg(vcpu, offset, val);
 	return 0;		/* writes to read-only registers are ignored */
 }
