@@ -28,42 +28,8 @@
 #include <unistd.h>
 
 #include "libaxvm.h"
+#include "unit.h"
 
-static int passed, failed, skipped, case_failed, case_nr;
-static const char *skip_reason;
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			printf("#   %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);				\
-			printf("\n");					\
-			case_failed = 1;				\
-		}							\
-	} while (0)
-
-#define CHECK_EQ(a, b)							\
-	CHECK((unsigned long long)(a) == (unsigned long long)(b),	\
-	      "0x%llx != 0x%llx", (unsigned long long)(a),		\
-	      (unsigned long long)(b))
-
-static void run(const char *name, void (*fn)(void))
-{
-	case_failed = 0;
-	skip_reason = NULL;
-	fn();
-	case_nr++;
-	if (skip_reason) {
-		printf("ok %d - %s # SKIP %s\n", case_nr, name, skip_reason);
-		skipped++;
-	} else if (case_failed) {
-		printf("not ok %d - %s\n", case_nr, name);
-		failed++;
-	} else {
-		printf("ok %d - %s\n", case_nr, name);
-		passed++;
-	}
-}
 
 /* ------------------------------------------------------------------ */
 /* A synthetic bzImage                                                 */
@@ -742,6 +708,5 @@ int main(void)
 	run("identity map tables: 2 MiB pages, sizes, refusals", t_identity_map);
 	run("the host's /boot/vmlinuz-* parses and plans", t_host_kernel);
 	munmap(ram, RAM_SIZE);
-	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-	return failed ? 1 : 0;
+	return unit_summary();
 }

@@ -30,42 +30,8 @@
 #include <unistd.h>
 
 #include "libaxvm.h"
+#include "unit.h"
 
-static int passed, failed, skipped, case_failed, case_nr;
-static const char *skip_reason;
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			printf("#   %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);				\
-			printf("\n");					\
-			case_failed = 1;				\
-		}							\
-	} while (0)
-
-#define CHECK_EQ(a, b)							\
-	CHECK((unsigned long long)(a) == (unsigned long long)(b),	\
-	      "0x%llx != 0x%llx", (unsigned long long)(a),		\
-	      (unsigned long long)(b))
-
-static void run(const char *name, void (*fn)(void))
-{
-	case_failed = 0;
-	skip_reason = NULL;
-	fn();
-	case_nr++;
-	if (skip_reason) {
-		printf("ok %d - %s # SKIP %s\n", case_nr, name, skip_reason);
-		skipped++;
-	} else if (case_failed) {
-		printf("not ok %d - %s\n", case_nr, name);
-		failed++;
-	} else {
-		printf("ok %d - %s\n", case_nr, name);
-		passed++;
-	}
-}
 
 static void put16(uint8_t *p, uint64_t off, uint16_t v) { memcpy(p + off, &v, 2); }
 static void put32(uint8_t *p, uint64_t off, uint32_t v) { memcpy(p + off, &v, 4); }
@@ -750,6 +716,5 @@ int main(void)
 	run("fw_cfg: signature, ID, RAM size, CPU counts, undecoded accesses", t_fwcfg);
 	run("KUT_FLAT: a real kvm-unit-tests image parses and loads", t_kut_flat);
 	munmap(ram, RAM_SIZE);
-	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-	return failed ? 1 : 0;
+	return unit_summary();
 }

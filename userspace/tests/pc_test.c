@@ -13,32 +13,7 @@
 
 #include "pc.h"
 
-static int passed, failed, case_failed, case_nr;
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			printf("#   %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);				\
-			printf("\n");					\
-			case_failed = 1;				\
-		}							\
-	} while (0)
-#define CHECK_EQ(a, b)							\
-	CHECK((unsigned long long)(a) == (unsigned long long)(b),	\
-	      "0x%llx != 0x%llx", (unsigned long long)(a),		\
-	      (unsigned long long)(b))
-
-static void run(const char *name, void (*fn)(void))
-{
-	case_failed = 0;
-	fn();
-	printf("%sok %d - %s\n", case_failed ? "not " : "", ++case_nr, name);
-	if (case_failed)
-		failed++;
-	else
-		passed++;
-}
+#include "unit.h"
 
 static struct pc pc;
 static uint64_t fake_ns;
@@ -328,6 +303,5 @@ int main(void)
 	run("PIT: channel 2 mode 0 and OUT2 on port 0x61, gate", t_pit_channel2);
 	run("PIT: channel 0 mode 2 count and read-back status", t_pit_channel0);
 	run("PIC, port 0x80, other ports and MMIO: all-ones, counted", t_pic_and_others);
-	printf("%d passed, %d failed, 0 skipped\n", passed, failed);
-	return failed ? 1 : 0;
+	return unit_summary();
 }
