@@ -130,25 +130,31 @@ int axvm_vm_add_memory_region(struct axvm_vm *vm, uint64_t gpa,
  * -errno. len 0 means the type's size; *len_out (may be NULL) gets the
  * size the kernel chose.
  */
+/* AXVM_ADD_DEVICE with these fields; dev gets what the kernel wrote. */
+static int add_device(struct axvm_vm *vm, uint32_t type, uint32_t space,
+		      uint64_t base, uint64_t len, uint32_t irq,
+		      uint32_t flags, struct axvm_device *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	AXVM_INIT_HDR(dev);
+	dev->flags = flags;
+	dev->type = type;
+	dev->space = space;
+	dev->base = base;
+	dev->len = len;
+	dev->irq = irq;
+	dev->fd = -1;
+	return axvm_ioctl(vm->fd, AXVM_ADD_DEVICE, dev);
+}
+
 int axvm_vm_add_device(struct axvm_vm *vm, uint32_t type, uint32_t space,
 		       uint64_t base, uint64_t len, uint32_t irq,
 		       uint64_t *len_out)
 {
 	struct axvm_device dev;
-	int ret;
+	int ret = add_device(vm, type, space, base, len, irq, 0, &dev);
 
-	memset(&dev, 0, sizeof(dev));
-	AXVM_INIT_HDR(&dev);
-	dev.type = type;
-	dev.space = space;
-	dev.base = base;
-	dev.len = len;
-	dev.irq = irq;
-	dev.fd = -1;
-	ret = axvm_ioctl(vm->fd, AXVM_ADD_DEVICE, &dev);
-	if (ret < 0)
-		return ret;
-	if (len_out)
+	if (ret >= 0 && len_out)
 		*len_out = dev.len;
 	return ret;
 }
@@ -158,18 +164,8 @@ int axvm_vm_add_device_flags(struct axvm_vm *vm, uint32_t type,
 			     uint32_t irq, uint32_t flags, int *fd)
 {
 	struct axvm_device dev;
-	int ret;
+	int ret = add_device(vm, type, space, base, len, irq, flags, &dev);
 
-	memset(&dev, 0, sizeof(dev));
-	AXVM_INIT_HDR(&dev);
-	dev.flags = flags;
-	dev.type = type;
-	dev.space = space;
-	dev.base = base;
-	dev.len = len;
-	dev.irq = irq;
-	dev.fd = -1;
-	ret = axvm_ioctl(vm->fd, AXVM_ADD_DEVICE, &dev);
 	if (ret < 0)
 		return ret;
 	if (fd)

@@ -92,10 +92,16 @@ bool x86_is_canonical(u64 addr, bool la57)
 #define XSAVE_BASE_SIZE		(512 + 64)
 
 /*
- * Bytes XSAVE needs for the components in xcr0, in the standard format:
- * each component at its fixed offset (leaf 0xd subleaf i, EBX).
+ * Bytes XSAVE needs for the components in xcr0 (SDM vol. 1, 13.4). In
+ * the standard format each component sits at its fixed offset (leaf 0xd
+ * subleaf i, EBX); in the compacted format of XSAVEC (13.4.3) they are
+ * packed in order after the header, each aligned to 64 bytes if subleaf
+ * i ECX bit 1 says so. Leaf 0xd subleaf 1 EBX reports the compacted
+ * size for XCR0 | IA32_XSS; the guest has no IA32_XSS (no XSAVES), so
+ * for XCR0. Linux checks both against its own sums
+ * (fpu__init_system_xstate()).
  */
-static u32 x86_xsave_size(u64 xcr0)
+static u32 x86_xsave_size(u64 xcr0, bool compacted)
 {
 	u32 size = XSAVE_BASE_SIZE, eax, ebx, ecx, edx;
 	int i;
@@ -104,27 +110,10 @@ static u32 x86_xsave_size(u64 xcr0)
 		if (!(xcr0 & BIT_ULL(i)))
 			continue;
 		cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx);
-		size = max(size, eax + ebx);
-	}
-	return size;
-}
-
-/*
- * The same in the compacted format of XSAVEC (SDM vol. 1, 13.4.3): the
- * components packed in order after the header, each aligned to 64 bytes
- * if subleaf i ECX bit 1 says so. Leaf 0xd subleaf 1 EBX reports it for
- * XCR0 | IA32_XSS; the guest has no IA32_XSS (no XSAVES), so for XCR0.
- * Linux checks it against its own sum (fpu__init_system_xstate()).
- */
-static u32 x86_xsavec_size(u64 xcr0)
-{
-	u32 size = XSAVE_BASE_SIZE, eax, ebx, ecx, edx;
-	int i;
-
-	for (i = 2; i < 64; i++) {
-		if (!(xcr0 & BIT_ULL(i)))
+		if (!compacted) {
+			size = max(size, eax + ebx);
 			continue;
-		cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx);
+		}
 		if (ecx & BIT(1))
 			size = ALIGN(size, 64);
 		size += eax;
@@ -191,13 +180,13 @@ static void x86_cpuid_leafd(const struct x86_cpuid_ctx *ctx, u32 subleaf,
 
 	if (subleaf == 0) {
 		r[0] = (u32)mask;
-		r[1] = x86_xsave_size(ctx->xcr0);
-		r[2] = x86_xsave_size(mask);
+		r[1] = x86_xsave_size(ctx->xcr0, false);
+		r[2] = x86_xsave_size(mask, false);
 		r[3] = (u32)(mask >> 32);
 	} else if (subleaf == 1) {
 		/* XSAVEOPT, XSAVEC, XGETBV ECX=1; no XSAVES, no IA32_XSS. */
 		r[0] &= BIT(0) | BIT(1) | BIT(2);
-		r[1] = (r[0] & BIT(1)) ? x86_xsavec_size(ctx->xcr0) : 0;
+		r[1] = (r[0] & BIT(1)) ? x86_xsave_size(ctx->xcr0, true) : 0;
 		r[2] = r[3] = 0;
 	} else if (subleaf >= 64 || !(mask & BIT_ULL(subleaf))) {
 		r[0] = r[1] = r[2] = r[3] = 0;
